@@ -1,0 +1,240 @@
+"""Counter-based random numbers: Philox4x32-10 (Salmon et al., SC'11; Random123).
+
+Why counter-based: the random numbers of path ``p`` at step ``k`` are a pure
+function of ``(seed, p, k, kind, block)``.  Nothing is carried from one path to
+the next, so an ensemble gives bit-identical streams whatever the thread count,
+chunk size, path range or backend that computes it.
+
+Layout of one Philox call
+-------------------------
+* key     = (seed mod 2**32, seed >> 32)
+* counter = (step, kind << 24 | block, path mod 2**32, path >> 32)
+
+``step`` is the step index of the algorithm (or the epoch index for the
+reshuffling permutations), ``kind`` names what the numbers are for (one of the
+``KIND_*`` constants below) and ``block`` numbers consecutive calls within one
+(step, kind).  Each call gives four 32-bit words.
+
+Derived streams
+---------------
+* Uniform double: two words ``(hi, lo)`` give the 52-bit integer
+  ``k = hi << 20 | lo >> 12`` and ``u = (k + 1/2) 2**-52``, strictly inside
+  (0, 1): every value is exact in float64 (with 53 bits, ``k + 1/2`` would
+  round to 2**53 at the top and give u = 1).
+* Standard normals: block ``b`` gives two uniforms ``u1 = unit(w0, w1)``,
+  ``u2 = unit(w2, w3)`` and, by Box-Muller, normals ``2b`` and ``2b+1``:
+  ``sqrt(-2 log u1) cos(2 pi u2)`` and ``sqrt(-2 log u1) sin(2 pi u2)``.
+* Bounded integers in [0, n): Lemire's multiply-shift with rejection (no modulo
+  bias).  Draws take the words of (step, kind) in order, word ``4b + i`` being
+  word ``i`` of block ``b``; a rejected word is skipped.
+
+The functions are written once, in :func:`build`, as plain scalar code with no
+branches except in the cursor that skips rejected words.  ``build`` compiles
+them with the decorator it is given: the identity (NumPy arrays work
+element-wise, which is how the NumPy reference backend uses them),
+``numba.njit``, or ``numba.cuda.jit(device=True)``.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+__all__ = [
+    "KIND_BATCH1",
+    "KIND_BATCH2",
+    "KIND_NOISE",
+    "KIND_EPOCH1",
+    "KIND_EPOCH2",
+    "build",
+    "np_rng",
+    "philox4x32",
+    "words",
+    "normals",
+    "uniforms",
+    "bounded_ints",
+]
+
+# What a (step, kind) stream is used for.  Two batch kinds because SVAG draws
+# two independent batches per step (eq. 5); two epoch kinds for the same reason
+# under random reshuffling.
+KIND_BATCH1 = 1
+KIND_BATCH2 = 2
+KIND_NOISE = 3
+KIND_EPOCH1 = 4
+KIND_EPOCH2 = 5
+
+_MASK32 = np.uint64(0xFFFFFFFF)
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint64(0x9E3779B9)
+_W1 = np.uint64(0xBB67AE85)
+_S32 = np.uint64(32)
+_S24 = np.uint64(24)
+_S20 = np.uint64(20)
+_S12 = np.uint64(12)
+_TWO32 = np.uint64(1 << 32)
+_TWO_M52 = 2.0**-52
+_TWO_PI = 2.0 * math.pi
+
+
+def build(jit, xp):
+    """Compile the generator's scalar functions with decorator ``jit``.
+
+    Parameters
+    ----------
+    jit : callable
+        ``lambda f: f`` for NumPy, ``numba.njit`` for the CPU,
+        ``numba.cuda.jit(device=True)`` for the GPU.
+    xp : module
+        Supplies ``sqrt``, ``log``, ``cos``, ``sin``: ``numpy`` for arrays,
+        ``math`` for compiled scalar code.
+
+    Returns
+    -------
+    types.SimpleNamespace
+        ``philox``, ``block``, ``unit``, ``box_muller``, ``lemire``.
+    """
+    sqrt, log, cos, sin = xp.sqrt, xp.log, xp.cos, xp.sin
+
+    @jit
+    def mulhilo(m, a):
+        p = m * a
+        return p >> _S32, p & _MASK32
+
+    @jit
+    def philox(c0, c1, c2, c3, k0, k1):
+        # Ten rounds of the Philox S-P network; words are held in uint64 and
+        # masked to 32 bits so the same code is exact in NumPy and in Numba.
+        for _ in range(10):
+            hi0, lo0 = mulhilo(_M0, c0)
+            hi1, lo1 = mulhilo(_M1, c2)
+            c0, c1, c2, c3 = hi1 ^ c1 ^ k0, lo1, hi0 ^ c3 ^ k1, lo0
+            k0 = (k0 + _W0) & _MASK32
+            k1 = (k1 + _W1) & _MASK32
+        return c0, c1, c2, c3
+
+    @jit
+    def block(seed, path, step, kind, blk):
+        """Four words of block ``blk`` of stream (seed, path, step, kind)."""
+        return philox(
+            step & _MASK32,
+            ((kind << _S24) | blk) & _MASK32,
+            path & _MASK32,
+            path >> _S32,
+            seed & _MASK32,
+            seed >> _S32,
+        )
+
+    @jit
+    def unit(hi, lo):
+        """Uniform double strictly inside (0, 1) from two 32-bit words."""
+        k = (hi << _S20) | (lo >> _S12)
+        return (k + 0.5) * _TWO_M52
+
+    @jit
+    def box_muller(w0, w1, w2, w3):
+        r = sqrt(-2.0 * log(unit(w0, w1)))
+        theta = _TWO_PI * unit(w2, w3)
+        return r * cos(theta), r * sin(theta)
+
+    @jit
+    def lemire(word, n):
+        """Candidate index in [0, n) from one word, and whether to accept it.
+
+        Lemire (2019): with m = word * n, index = m >> 32 is unbiased when
+        words whose low half falls below (2**32 - n) mod n are rejected.
+        """
+        m = word * n
+        threshold = (_TWO32 - n) % n
+        return m >> _S32, (m & _MASK32) >= threshold
+
+    return SimpleNamespace(
+        mulhilo=mulhilo,
+        philox=philox,
+        block=block,
+        unit=unit,
+        box_muller=box_muller,
+        lemire=lemire,
+    )
+
+
+# The NumPy build: every function works element-wise on uint64 arrays.
+np_rng = build(lambda f: f, np)
+
+
+def _u64(v):
+    return np.asarray(v, dtype=np.uint64)
+
+
+def philox4x32(counter, key):
+    """Philox4x32-10 of one counter (4 words) and key (2 words), as 4 ints."""
+    c = [_u64(w) for w in counter]
+    k = [_u64(w) for w in key]
+    return tuple(int(w) for w in np_rng.philox(*c, *k))
+
+
+def words(seed, paths, step, kind, nwords):
+    """Words ``0 .. nwords-1`` of stream (seed, p, step, kind) for each p.
+
+    Returns a uint64 array of shape (len(paths), nwords).
+    """
+    paths = _u64(paths)[:, None]
+    nblocks = -(-nwords // 4)
+    blk = np.arange(nblocks, dtype=np.uint64)[None, :]
+    w = np_rng.block(_u64(seed), paths, _u64(step), _u64(kind), blk)
+    return np.stack(w, axis=-1).reshape(len(paths), 4 * nblocks)[:, :nwords]
+
+
+def uniforms(seed, paths, step, kind, count):
+    """Uniform doubles in (0, 1): uniform j uses words 2j and 2j+1."""
+    w = words(seed, paths, step, kind, 2 * count)
+    return np_rng.unit(w[:, 0::2], w[:, 1::2])
+
+
+def normals(seed, paths, step, kind, count):
+    """Standard normals, shape (len(paths), count), by Box-Muller per block."""
+    nblocks = -(-count // 2)
+    w = words(seed, paths, step, kind, 4 * nblocks)
+    z0, z1 = np_rng.box_muller(w[:, 0::4], w[:, 1::4], w[:, 2::4], w[:, 3::4])
+    z = np.empty((len(w), 2 * nblocks))
+    z[:, 0::2] = z0
+    z[:, 1::2] = z1
+    return z[:, :count]
+
+
+def bounded_ints(seed, paths, step, kind, bounds):
+    """Draw ``j`` uniform in [0, bounds[j]) for each path, without modulo bias.
+
+    Vectorised over paths on the assumption that no word is rejected; the rare
+    path with a rejection (probability below ``max(bounds) / 2**32`` per draw)
+    is redone word by word, so the result is exactly the stream's definition.
+    """
+    paths = np.asarray(paths, dtype=np.uint64)
+    bounds = np.asarray(bounds, dtype=np.uint64)
+    k = len(bounds)
+    w = words(seed, paths, step, kind, k)
+    vals, ok = np_rng.lemire(w, bounds[None, :])
+    vals = vals.astype(np.int64)
+    for row in np.flatnonzero(~ok.all(axis=1)):
+        vals[row] = _bounded_ints_one(seed, int(paths[row]), step, kind, bounds)
+    return vals
+
+
+def _bounded_ints_one(seed, path, step, kind, bounds):
+    out = np.empty(len(bounds), dtype=np.int64)
+    pos = 0
+    buf = ()
+    for j, n in enumerate(bounds):
+        while True:
+            if pos % 4 == 0:
+                buf = np_rng.block(_u64(seed), _u64(path), _u64(step), _u64(kind), _u64(pos // 4))
+            word = buf[pos % 4]
+            pos += 1
+            val, ok = np_rng.lemire(word, n)
+            if ok:
+                out[j] = int(val)
+                break
+    return out

@@ -1,0 +1,203 @@
+"""The NumPy reference simulator against exact moments, and its guarantees."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from toylab import (
+    GD,
+    NGD,
+    SDE,
+    SGD,
+    SVAG,
+    Ensemble,
+    EulerMaruyama,
+    LinearRegression,
+    NoisyQuadratic,
+    SphereRegression,
+    exact,
+    simulate,
+)
+from toylab._progress import Progress
+
+X0 = np.array([1.0, -0.5, 0.8])
+
+ALGS = [
+    SGD(0.1, 2),
+    SGD(0.1, 3, weight_decay=0.2, sampler="without_replacement"),
+    SGD(0.1, 2, sampler="reshuffle"),
+    SVAG(0.1, 2, 4),
+    SVAG(0.1, 2, 2, weight_decay=0.1, sampler="without_replacement"),
+    NGD(0.1, 2),
+    NGD(0.1, 3, sampler="without_replacement"),
+    EulerMaruyama(0.1, 2, 0.05, weight_decay=0.1),
+]
+
+
+def assert_within_4_stderr(ens, mom):
+    for name in ("sq_norm", "loss", "grad_sq_norm", "noise_trace"):
+        diff, se = (ens.mean(name) - mom.mean(name))[1:], ens.stderr(name)[1:]
+        if np.all(se <= 1e-12 * np.abs(mom.mean(name)[1:])):  # constant: NoisyQuadratic's noise_trace
+            np.testing.assert_allclose(diff, 0, atol=1e-12 * abs(mom.mean(name)).max())
+        else:
+            assert np.all(np.abs(diff) < 4 * se), (name, diff / se)
+    # at t = 0 every path is at x0: exact
+    np.testing.assert_allclose(ens.mean("loss")[0], mom.mean("loss")[0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("alg", ALGS, ids=lambda a: f"{type(a).__name__}-{a.sampler}")
+def test_numpy_simulator_matches_exact_moments_linear_regression(regression, alg):
+    times = [0.0, 0.2, 1.0]
+    ens = simulate(regression, alg, X0, times, paths=4000, seed=1, progress=False)
+    assert_within_4_stderr(ens, exact.moments(regression, alg, X0, times))
+
+
+@pytest.mark.parametrize("alg", [a for a in ALGS if a.sampler == "with_replacement"], ids=lambda a: type(a).__name__)
+def test_numpy_simulator_matches_exact_moments_population_models(gaussian, quadratic, alg):
+    times = [0.0, 0.2, 1.0]
+    for model in (gaussian, quadratic):
+        ens = simulate(model, alg, X0, times, paths=4000, seed=2, progress=False)
+        assert_within_4_stderr(ens, exact.moments(model, alg, X0, times))
+
+
+def test_gd_is_deterministic_and_exact(regression):
+    ens = simulate(regression, GD(0.1, weight_decay=0.1), X0, [0.0, 0.5, 1.0], paths=70, progress=False)
+    mom = exact.moments(regression, GD(0.1, weight_decay=0.1), X0, [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(ens.mean("loss"), mom.mean("loss"), rtol=1e-12)
+    np.testing.assert_allclose(ens.stderr("loss"), 0, atol=1e-14)
+    assert "noise_trace" not in ens.observables
+
+
+def test_user_observable_matches_exact_first_moment(regression):
+    alg = SVAG(0.1, 2, 2)
+    ens = simulate(regression, alg, X0, [0.5], paths=3000, seed=3, progress=False, observables={"x0": lambda x: x[0]})
+    exact_first = exact.moments(regression, alg, X0, [0.5]).first[0, 0]
+    assert abs(ens.mean("x0")[0] - exact_first) < 4 * ens.stderr("x0")[0]
+
+
+@pytest.mark.parametrize("sampler", ["with_replacement", "without_replacement", "reshuffle"])
+def test_svag_with_l_one_is_sgd_path_by_path(regression, gaussian, sampler):
+    for model in (regression, gaussian):
+        if sampler not in model.samplers:
+            continue
+        kw = dict(paths=130, seed=4, progress=False, observables={"x": lambda x: x[0] + 3 * x[1] - x[2]})
+        a = simulate(model, SGD(0.1, 2, sampler=sampler, weight_decay=0.1), X0, [0.3, 1.0], **kw)
+        b = simulate(model, SVAG(0.1, 2, 1, sampler=sampler, weight_decay=0.1), X0, [0.3, 1.0], **kw)
+        np.testing.assert_array_equal(a._mean, b._mean)
+        np.testing.assert_array_equal(a._m2, b._m2)
+
+
+@pytest.mark.parametrize("alg", [SGD(0.1, 2, sampler="reshuffle"), NGD(0.1, 2), SVAG(0.1, 2, 3, sampler="without_replacement")])
+def test_results_do_not_depend_on_chunk_size(regression, alg):
+    runs = [
+        simulate(regression, alg, X0, [0.2, 0.5], paths=300, seed=5, progress=False, chunk_size=c)
+        for c in (1, 64, 100, 1000)
+    ]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0]._mean, other._mean)
+        np.testing.assert_array_equal(runs[0]._m2, other._m2)
+        np.testing.assert_array_equal(runs[0].count, other.count)
+
+
+def test_seed_changes_the_result(regression):
+    a = simulate(regression, SGD(0.1, 2), X0, [0.5], paths=64, seed=1, progress=False)
+    b = simulate(regression, SGD(0.1, 2), X0, [0.5], paths=64, seed=2, progress=False)
+    assert not np.array_equal(a._mean, b._mean)
+
+
+def test_sphere_regression_runs_and_weight_decay_shrinks_the_norm():
+    rng = np.random.default_rng(0)
+    model = SphereRegression(rng.normal(size=(10, 3)), np.zeros(10))
+    ens = simulate(model, SGD(0.1, 2, weight_decay=0.5), X0, [0.0, 1.0, 3.0], paths=200, seed=0, progress=False)
+    assert ens.mean("sq_norm")[2] < ens.mean("sq_norm")[0]
+    assert np.all(ens.count == 200)
+
+
+def test_diverging_paths_are_counted_not_averaged():
+    # one outlier row: a path that draws it often enough blows up, the rest do not
+    A = np.ones((10, 1))
+    A[0, 0] = 1000.0
+    model = LinearRegression(A, np.zeros(10))
+    with pytest.warns(RuntimeWarning, match="paths diverged"):
+        ens = simulate(model, SGD(0.05, 1), [1.0], [0.0, 2.5, 5.0], paths=256, seed=0, progress=False)
+    assert np.all(ens.count + ens.diverged == 256)
+    assert ens.diverged[0] == 0
+    assert 0 < ens.diverged[-1] < 256
+    assert np.all(np.diff(ens.diverged) >= 0)
+    assert np.all(np.isfinite(ens.mean("sq_norm")))
+    assert "diverged" in repr(ens)
+
+
+def test_all_paths_diverging():
+    model = NoisyQuadratic(np.eye(2), np.eye(2))
+    with pytest.warns(RuntimeWarning, match="64 of 64 paths diverged"):
+        ens = simulate(model, GD(3.0), [1.0, 1.0], [600.0], paths=64, progress=False)
+    assert ens.diverged[-1] == 64 and ens.count[-1] == 0
+    assert np.isnan(ens.mean("loss")[-1])
+    assert ens.diverged_fraction[-1] == 1.0
+
+
+def test_no_warning_without_divergence(regression):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        simulate(regression, SGD(0.1, 2), X0, [0.5], paths=10, progress=False)
+
+
+def test_ensemble_saves_and_loads_losslessly(tmp_path, regression):
+    ens = simulate(regression, SVAG(0.1, 2, 2), X0, [0.0, 0.5], paths=100, seed=9, progress=False)
+    ens.save(tmp_path / "e.npz")
+    back = Ensemble.load(tmp_path / "e.npz")
+    for name in ens.observables:
+        np.testing.assert_array_equal(back.mean(name), ens.mean(name))
+        np.testing.assert_array_equal(back.stderr(name), ens.stderr(name))
+    assert back.config == ens.config and back.versions == ens.versions
+    assert back.config["seed"] == 9 and back.config["algorithm"]["l"] == 2.0
+    assert back.observables == ens.observables and back.paths == 100
+    np.testing.assert_array_equal(back.diverged, ens.diverged)
+
+
+def test_progress_bar_writes_when_enabled():
+    import io
+
+    out = io.StringIO()
+    with Progress(100, delay=0.0, stream=out, label="run") as bar:
+        bar.update(100)
+    assert "run: 100.0%" in out.getvalue()
+    out = io.StringIO()
+    with Progress(100, enabled=False, delay=0.0, stream=out) as bar:
+        bar.update(100)
+    assert out.getvalue() == ""
+
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(algorithm=SDE(0.1, 2)), ValueError, "use EulerMaruyama"),
+        (dict(times=[0.1, 0.25]), ValueError, r"times\[1\]=0.25 is not a whole number of steps of size 0.1"),
+        (dict(times=[-0.1]), ValueError, "times must be >= 0"),
+        (dict(times=[]), ValueError, "times must contain at least one time"),
+        (dict(paths=0), ValueError, "paths must be >= 1"),
+        (dict(seed=-1), ValueError, "seed must be >= 0"),
+        (dict(seed=2**64), ValueError, "seed must be < 2\\*\\*64"),
+        (dict(seed=1.5), TypeError, "seed must be an integer"),
+        (dict(backend="fortran"), ValueError, "backend must be one of"),
+        (dict(x0=np.ones(2)), ValueError, "x0 must have shape"),
+        (dict(x0=[np.nan, 0, 0]), ValueError, "x0 contains NaN"),
+        (dict(observables={"f": 3}), TypeError, r"observables\['f'\] must be callable"),
+        (dict(observables={"loss": abs}), ValueError, "observables: name 'loss'"),
+        (dict(algorithm=SGD(0.1, 9, sampler="without_replacement")), ValueError, "algorithm.batch_size=9 exceeds"),
+        (dict(model="model"), TypeError, "model must be a toylab model"),
+        (dict(chunk_size=0), ValueError, "chunk_size must be >= 1"),
+    ],
+)
+def test_bad_simulate_input(regression, kwargs, exc, match):
+    args = dict(model=regression, algorithm=SGD(0.1, 2), x0=X0, times=[0.1, 0.2])
+    args.update(kwargs)
+    with pytest.raises(exc, match=match):
+        simulate(args.pop("model"), args.pop("algorithm"), args.pop("x0"), args.pop("times"), progress=False, **args)
+
+
+def test_zero_start_refused_for_scale_invariant_model(regression):
+    with pytest.raises(ValueError, match="x0 must be nonzero"):
+        simulate(SphereRegression(regression.A, regression.y), SGD(0.1, 2), np.zeros(3), [0.1], progress=False)

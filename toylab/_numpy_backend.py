@@ -1,0 +1,173 @@
+"""The NumPy reference backend: readable, vectorised over a chunk of paths.
+
+This is the specification the compiled kernels are tested against.  It draws
+exactly the random numbers the compiled kernels draw (``kernels.rng``), in the
+same order, so with the same seed the backends agree path by path up to
+floating-point rounding.
+
+Random streams of one step k of path p (see ``kernels.rng``):
+
+* batch j in {1, 2} of a finite data set, kind ``KIND_BATCHj``:
+  with replacement, B bounded integers in [0, n);
+  without replacement, B draws of a partial Fisher-Yates shuffle of the path's
+  index array (draw i uniform in [0, n - i), swapped into position i);
+  under reshuffling, at the first step of epoch e a partial Fisher-Yates
+  shuffle of the first (n // B) B positions from stream (e, ``KIND_EPOCHj``),
+  whose consecutive blocks of B are the epoch's batches;
+* batch j of a population model: ``grad_normals(B)`` standard normals;
+* Gaussian noise (NGD, Euler-Maruyama): ``noise_dim`` normals of ``KIND_NOISE``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernels import rng as R
+
+from ._progress import Progress
+from ._stats import STAT_BLOCK, Accumulator, block_stats
+from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
+
+# Floats held at once per chunk, which bounds the chunk's memory (~64 MB).
+_CHUNK_FLOATS = 8_000_000
+
+
+def default_chunk(model, paths):
+    per_path = model.dim * (model.noise_dim + 2) + (model.n_samples or 0)
+    return max(1, min(paths, _CHUNK_FLOATS // per_path))
+
+
+def whole_blocks(chunk):
+    """``chunk`` rounded up to whole statistics blocks (results never depend on it)."""
+    return -(-chunk // STAT_BLOCK) * STAT_BLOCK
+
+
+class _Stepper:
+    """One step of the algorithm for a chunk of paths, with its sampler state."""
+
+    def __init__(self, spec, path_ids):
+        self.model = spec.model
+        self.alg = spec.algorithm
+        self.seed = spec.seed
+        self.ids = path_ids
+        m = self.model
+        if m.finite and getattr(self.alg, "sampler", "with_replacement") != "with_replacement":
+            # Each path's index array; shuffles start from whatever order it
+            # holds, which leaves the result a uniform draw.
+            self.perm = [np.tile(np.arange(m.n_samples), (len(path_ids), 1)) for _ in range(self.alg.n_batches)]
+
+    def _shuffle(self, perm, step, kind, count):
+        n = self.model.n_samples
+        draws = R.bounded_ints(self.seed, self.ids, step, kind, n - np.arange(count))
+        rows = np.arange(len(perm))
+        for i in range(count):
+            j = i + draws[:, i]
+            perm[rows, i], perm[rows, j] = perm[rows, j], perm[rows, i].copy()
+
+    def batch_grad(self, x, k, which):
+        m, alg = self.model, self.alg
+        B = alg.batch_size
+        kind = (R.KIND_BATCH1, R.KIND_BATCH2)[which]
+        if not m.finite:
+            z = R.normals(self.seed, self.ids, k, kind, m.grad_normals(B))
+            return m.sampled_batch_grad(x, z, B)
+        if alg.sampler == "with_replacement":
+            idx = R.bounded_ints(self.seed, self.ids, k, kind, np.full(B, m.n_samples))
+        elif alg.sampler == "without_replacement":
+            perm = self.perm[which]
+            self._shuffle(perm, k, kind, B)
+            idx = perm[:, :B]
+        else:  # reshuffle
+            per_epoch = m.n_samples // B
+            epoch, pos = divmod(k, per_epoch)
+            perm = self.perm[which]
+            if pos == 0:
+                self._shuffle(perm, epoch, (R.KIND_EPOCH1, R.KIND_EPOCH2)[which], per_epoch * B)
+            idx = perm[:, pos * B : (pos + 1) * B]
+        return m.batch_grad(x, idx)
+
+    def noise(self, x, k):
+        z = R.normals(self.seed, self.ids, k, R.KIND_NOISE, self.model.noise_dim)
+        return self.model.noise(x, z, self.alg.batch_size, self.alg.sampler)
+
+    def step(self, x, k):
+        alg, m = self.alg, self.model
+        wd = alg.weight_decay
+        if isinstance(alg, SGD):
+            return x - alg.lr * (self.batch_grad(x, k, 0) + wd * x)
+        if isinstance(alg, SVAG):
+            c1, c2 = alg.coefficients
+            g = c1 * self.batch_grad(x, k, 0) + c2 * self.batch_grad(x, k, 1)
+            return x - alg.step_time * (g + wd * x)
+        if isinstance(alg, NGD):
+            return x - alg.lr * (m.grad(x) + wd * x) + alg.lr * self.noise(x, k)
+        if isinstance(alg, EulerMaruyama):
+            return x - alg.dt * (m.grad(x) + wd * x) + np.sqrt(alg.dt * alg.lr) * self.noise(x, k)
+        if isinstance(alg, GD):
+            return x - alg.lr * (m.grad(x) + wd * x)
+        raise TypeError(f"no NumPy step for {type(alg).__name__}")  # pragma: no cover
+
+
+def observe(spec, x):
+    """Observables of points x (P, d): array (P, O) in ``spec.observables`` order."""
+    m, alg = spec.model, spec.algorithm
+    cols = []
+    for name in spec.observables[: len(spec.observables) - len(spec.user_observables)]:
+        if name == "sq_norm":
+            cols.append(np.sum(x * x, axis=-1))
+        elif name == "loss":
+            cols.append(m.loss(x))
+        elif name == "grad_sq_norm":
+            g = m.grad(x)
+            cols.append(np.sum(g * g, axis=-1))
+        elif name == "noise_trace":
+            cols.append(m.noise_trace(x, alg.batch_size, alg.sampler))
+    for _, fn in spec.user_observables:
+        cols.append(np.array([float(fn(xi)) for xi in x]))
+    return np.stack(cols, axis=-1) if len(x) else np.zeros((0, len(spec.observables)))
+
+
+def run(spec, progress):
+    """Run ``spec`` chunk by chunk; returns (Accumulator, diverged per record)."""
+    from .simulate import DIVERGENCE_BOUND
+
+    steps = spec.record_steps
+    acc = Accumulator(len(steps), len(spec.observables))
+    diverged = np.zeros(len(steps), dtype=np.int64)
+    chunk = whole_blocks(spec.chunk_size or default_chunk(spec.model, spec.paths))
+    n_obs = len(spec.observables)
+    label = f"simulate {type(spec.algorithm).__name__} [numpy]"
+    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+        for start in range(0, spec.paths, chunk):
+            ids = np.arange(start, min(start + chunk, spec.paths), dtype=np.uint64)
+            stepper = _Stepper(spec, ids)
+            x = np.tile(spec.x0, (len(ids), 1))
+            alive = np.ones(len(ids), dtype=bool)
+            nb = -(-len(ids) // STAT_BLOCK)
+            counts = np.zeros((nb, len(steps)), dtype=np.int64)
+            means = np.zeros((nb, len(steps), n_obs))
+            m2s = np.zeros((nb, len(steps), n_obs))
+            r = 0
+
+            def record(r):
+                values = np.zeros((len(ids), n_obs))
+                values[alive] = observe(spec, x[alive])
+                counts[:, r], means[:, r], m2s[:, r] = block_stats(values, alive)
+                diverged[r] += np.count_nonzero(~alive)
+
+            while r < len(steps) and steps[r] == 0:
+                record(r)
+                r += 1
+            for k in range(spec.n_steps):
+                with np.errstate(all="ignore"):
+                    x = stepper.step(x, k)
+                    # ``not <=`` also catches NaN.
+                    bad = ~np.all(np.abs(x) <= DIVERGENCE_BOUND, axis=1)
+                alive &= ~bad
+                x[~alive] = spec.x0  # stopped paths are parked, never averaged in
+                while r < len(steps) and steps[r] == k + 1:
+                    record(r)
+                    r += 1
+                bar.update(len(ids))
+            acc.add_blocks(counts, means, m2s)
+    return acc, diverged

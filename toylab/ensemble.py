@@ -1,0 +1,149 @@
+"""The result of :func:`toylab.simulate`: statistics of observables at SDE times."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Ensemble", "package_versions"]
+
+
+def package_versions():
+    """Versions of toylab and of the libraries its numbers depend on."""
+    import numba
+    import scipy
+
+    from . import __version__
+
+    return {
+        "toylab": __version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@dataclass(frozen=True, eq=False)
+class Ensemble:
+    """Means and standard errors of observables over an ensemble of paths.
+
+    Means are over the paths that have not diverged by each time (a path whose
+    state turns non-finite or exceeds the divergence bound stops and is
+    counted in ``diverged``, never averaged in).
+
+    Attributes
+    ----------
+    times : ndarray, shape (T,)
+        The requested SDE times.
+    observables : tuple of str
+        Names accepted by :meth:`mean`, :meth:`stderr`, :meth:`var`.
+    paths : int
+        Paths simulated.
+    count : ndarray of int, shape (T,)
+        Paths alive (not diverged) at each time.
+    diverged : ndarray of int, shape (T,)
+        Paths diverged by each time; ``count + diverged == paths``.
+    config : dict
+        Model, algorithm, x0, seed, paths and backend of the run.
+    versions : dict
+        Package versions that produced it.
+    """
+
+    times: np.ndarray
+    observables: tuple
+    paths: int
+    count: np.ndarray
+    diverged: np.ndarray
+    _mean: np.ndarray = field(repr=False)
+    _m2: np.ndarray = field(repr=False)
+    config: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def _column(self, name):
+        if name not in self.observables:
+            raise ValueError(f"name must be one of {self.observables}, got {name!r}")
+        return self.observables.index(name)
+
+    def mean(self, name):
+        """Sample mean of observable ``name`` over the surviving paths, shape (T,)."""
+        m = self._mean[:, self._column(name)].copy()
+        m[self.count == 0] = np.nan
+        return m
+
+    def var(self, name):
+        """Unbiased sample variance over the surviving paths, shape (T,)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(self.count > 1, self._m2[:, self._column(name)] / (self.count - 1), np.nan)
+
+    def stderr(self, name):
+        """Standard error of :meth:`mean`, ``sqrt(var / count)``, shape (T,)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sqrt(self.var(name) / self.count)
+
+    @property
+    def diverged_fraction(self):
+        """Fraction of paths diverged by each time, shape (T,)."""
+        return self.diverged / self.paths
+
+    def __getitem__(self, name):
+        return self.mean(name)
+
+    def keys(self):
+        return self.observables
+
+    def __repr__(self):
+        lines = [f"Ensemble({self.paths} paths, {len(self.times)} times in [{self.times[0]:g}, {self.times[-1]:g}])"]
+        for key in ("model", "algorithm"):
+            if key in self.config:
+                lines.append(f"  {key}: {self.config[key]}")
+        last = len(self.times) - 1
+        for name in self.observables:
+            lines.append(
+                f"  {name:>14s}(t={self.times[last]:g}) = {self.mean(name)[last]:.6g} +- {self.stderr(name)[last]:.2g}"
+            )
+        if self.diverged[last]:
+            lines.append(
+                f"  {self.diverged[last]} of {self.paths} paths diverged; means are over the surviving paths"
+            )
+        return "\n".join(lines)
+
+    # ---- saving -------------------------------------------------------------
+    def save(self, path):
+        """Save losslessly to ``path`` (``.npz``); :meth:`load` restores it."""
+        meta = {
+            "observables": list(self.observables),
+            "paths": self.paths,
+            "config": self.config,
+            "versions": self.versions,
+        }
+        with open(path, "wb") as fh:
+            np.savez(
+                fh,
+                times=self.times,
+                count=self.count,
+                diverged=self.diverged,
+                mean=self._mean,
+                m2=self._m2,
+                meta=np.array(json.dumps(meta)),
+            )
+
+    @classmethod
+    def load(cls, path):
+        """Load an ensemble written by :meth:`save`."""
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return cls(
+                times=data["times"],
+                observables=tuple(meta["observables"]),
+                paths=int(meta["paths"]),
+                count=data["count"],
+                diverged=data["diverged"],
+                _mean=data["mean"],
+                _m2=data["m2"],
+                config=meta["config"],
+                versions=meta["versions"],
+            )

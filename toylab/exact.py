@@ -1,0 +1,395 @@
+"""Exact first and second moments for linear models.
+
+For ``LinearRegression``, ``GaussianLinearRegression`` and ``NoisyQuadratic``
+the gradient is affine, ``grad L(x) = H x - b``, and the noise covariance
+Sigma_B(x) is quadratic in x.  Then one step of any algorithm here maps
+``(E x, E x x^T)`` linearly (with a constant term).  With ``A = (1 - s wd) I - s H``
+and the algorithm's ``(s, q)`` (see ``Algorithm.moment_coefficients``)::
+
+    m1' = A m1 + s b
+    m2' = A m2 A^T + s (A m1 b^T + b m1^T A^T) + s^2 b b^T + q E Sigma_B(x)
+
+and the SDE (2)/(6) has the linear ODE::
+
+    dm1/dt = -(H + wd) m1 + b
+    dm2/dt = -(H + wd) m2 - m2 (H + wd) + b m1^T + m1 b^T + lr E Sigma_B(X)
+
+solved with a matrix exponential.  Quadratic observables then have exact
+expectations, with no Monte Carlo error: the oracle the simulators are tested
+against.  The state is carried as ``(c, m1, m2)`` with ``c = E 1`` so that
+every map is homogeneous-linear; applying a map to the basis of that space
+gives its matrix, used for the SDE's exponential and for stationary moments.
+
+Under random reshuffling the batches of one epoch are dependent, so the
+moments alone are not Markov; :func:`moments` then carries them jointly with
+the set of indices already used in the epoch (exact, for small data sets).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations, product
+from math import comb
+
+import numpy as np
+import scipy.linalg
+
+from ._time import check_times, record_steps
+from .algorithms import GD, SDE, SVAG, Algorithm
+
+__all__ = ["Moments", "StationaryMoments", "moments", "stationary", "quadratic_means"]
+
+OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
+
+#: Largest (transitions per step) x d^2 under reshuffling: bounds memory to ~100 MB.
+RESHUFFLE_LIMIT = 4_000_000
+
+
+# ---------------------------------------------------------------------------
+# checks
+
+
+def _check(model, algorithm):
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(f"algorithm must be a toylab algorithm (SGD, SVAG, ...), got {type(algorithm).__name__}")
+    if not getattr(model, "has_exact_moments", False):
+        raise ValueError(
+            f"model {type(model).__name__} has no exact moments: its gradient is not affine in x "
+            "(exact moments exist for LinearRegression, GaussianLinearRegression and NoisyQuadratic)"
+        )
+    if hasattr(algorithm, "batch_size"):
+        model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
+
+
+def _noise_factor(model, algorithm):
+    """f with E Sigma_B = f E Sigma_1 (0 for GD, which has no batch)."""
+    if not hasattr(algorithm, "batch_size"):
+        return 0.0
+    return model.batch_factor(algorithm.batch_size, algorithm.sampler)
+
+
+# ---------------------------------------------------------------------------
+# the maps, vectorised over a leading axis K
+
+
+def _discrete_map(model, algorithm):
+    H, b, _ = model.quadratic_form()
+    s, q = algorithm.moment_coefficients
+    qf = q * _noise_factor(model, algorithm)
+    A = (1.0 - s * algorithm.weight_decay) * np.eye(model.dim) - s * H
+    bb = np.outer(b, b)
+
+    def step(c, m1, m2):
+        Am1 = m1 @ A.T
+        m1n = Am1 + s * c[:, None] * b
+        m2n = A @ m2 @ A.T + s * (Am1[:, :, None] * b + b[:, None] * Am1[:, None, :]) + s * s * c[:, None, None] * bb
+        if qf:
+            m2n = m2n + qf * model.expected_sigma1(c, m1, m2)
+        return c, m1n, m2n
+
+    return step
+
+
+def _sde_rhs(model, algorithm):
+    H, b, _ = model.quadratic_form()
+    K = H + algorithm.weight_decay * np.eye(model.dim)
+    diffusion = algorithm.lr * _noise_factor(model, algorithm)
+
+    def rhs(c, m1, m2):
+        dm1 = -m1 @ K.T + c[:, None] * b
+        dm2 = -K @ m2 - m2 @ K + b[:, None] * m1[:, None, :] + m1[:, :, None] * b
+        dm2 = dm2 + diffusion * model.expected_sigma1(c, m1, m2)
+        return np.zeros_like(c), dm1, dm2
+
+    return rhs
+
+
+def _matrix(fn, d):
+    """The matrix of a linear map on z = (c, m1, vec m2), from its action on the basis."""
+    n = 1 + d + d * d
+    basis = np.eye(n)
+    c, m1, m2 = fn(basis[:, 0], basis[:, 1 : 1 + d], basis[:, 1 + d :].reshape(n, d, d))
+    return np.concatenate([c[:, None], m1, m2.reshape(n, d * d)], axis=1).T
+
+
+def _pack(c, m1, m2):
+    return np.concatenate([[c], m1, m2.ravel()])
+
+
+def _unpack(z, d):
+    return z[1 : 1 + d], _sym(z[1 + d :].reshape(d, d))
+
+
+def _sym(m):
+    return 0.5 * (m + np.swapaxes(m, -1, -2))
+
+
+# ---------------------------------------------------------------------------
+# results
+
+
+def quadratic_means(model, algorithm, first, second):
+    """Exact expectations of the quadratic observables from E x and E x x^T.
+
+    With ``L(x) = x^T H x / 2 - b^T x + L(0)`` and ``grad L = H x - b``::
+
+        E |x|^2          = tr m2
+        E L(x)           = tr(H m2)/2 - b^T m1 + L(0)
+        E |grad L(x)|^2  = tr(H^2 m2) - 2 b^T H m1 + |b|^2
+        E tr Sigma_B(x)  = f tr E Sigma_1(x)
+    """
+    H, b, loss0 = model.quadratic_form()
+    first = np.asarray(first)
+    second = np.asarray(second)
+    m1 = first.reshape(-1, model.dim)
+    m2 = second.reshape(-1, model.dim, model.dim)
+    out = {
+        "sq_norm": np.trace(m2, axis1=1, axis2=2),
+        "loss": 0.5 * np.einsum("ij,kji->k", H, m2) - m1 @ b + loss0,
+        "grad_sq_norm": np.einsum("ij,kji->k", H @ H, m2) - 2 * m1 @ (H @ b) + b @ b,
+    }
+    if hasattr(algorithm, "batch_size"):
+        ones = np.ones(len(m1))
+        out["noise_trace"] = _noise_factor(model, algorithm) * np.trace(
+            model.expected_sigma1(ones, m1, m2), axis1=1, axis2=2
+        )
+    shape = first.shape[:-1]
+    return {k: v.reshape(shape) for k, v in out.items()}
+
+
+@dataclass(frozen=True)
+class Moments:
+    """Exact moments at the requested SDE times.
+
+    Attributes
+    ----------
+    times : ndarray, shape (T,)
+    first : ndarray, shape (T, d)
+        E x.
+    second : ndarray, shape (T, d, d)
+        E x x^T.
+    """
+
+    model: object
+    algorithm: Algorithm
+    times: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+
+    @property
+    def cov(self):
+        """Cov x = E x x^T - E x E x^T, shape (T, d, d)."""
+        return self.second - self.first[:, :, None] * self.first[:, None, :]
+
+    @property
+    def observables(self):
+        return tuple(quadratic_means(self.model, self.algorithm, self.first[:1], self.second[:1]))
+
+    def mean(self, name):
+        """Exact E g(x) over ``times`` for a quadratic observable ``name``."""
+        return _lookup(quadratic_means(self.model, self.algorithm, self.first, self.second), name)
+
+
+@dataclass(frozen=True)
+class StationaryMoments:
+    """The stationary first and second moments (fixed point of the moment map or ODE)."""
+
+    model: object
+    algorithm: Algorithm
+    first: np.ndarray
+    second: np.ndarray
+
+    @property
+    def cov(self):
+        return self.second - np.outer(self.first, self.first)
+
+    def mean(self, name):
+        return float(_lookup(quadratic_means(self.model, self.algorithm, self.first, self.second), name))
+
+
+def _lookup(table, name):
+    if name not in table:
+        raise ValueError(f"name must be one of {tuple(table)}, got {name!r}")
+    return table[name]
+
+
+# ---------------------------------------------------------------------------
+# public functions
+
+
+def moments(model, algorithm, x0, times):
+    """Exact E x and E x x^T at SDE ``times``, every path started at ``x0``.
+
+    Parameters
+    ----------
+    model : LinearRegression, GaussianLinearRegression or NoisyQuadratic
+    algorithm : SGD, SVAG, NGD, EulerMaruyama, GD or SDE
+    x0 : array, shape (d,)
+    times : array of increasing SDE times >= 0; for a discrete algorithm each
+        must be a whole number of its steps.
+
+    Returns
+    -------
+    Moments
+    """
+    _check(model, algorithm)
+    x0 = model.check_point(x0)
+    d = model.dim
+    if isinstance(algorithm, SDE):
+        times = check_times(times)
+        G = _matrix(_sde_rhs(model, algorithm), d)
+        z = _pack(1.0, x0, np.outer(x0, x0))
+        first, second, t_prev = [], [], 0.0
+        for t in times:
+            z = scipy.linalg.expm(G * (t - t_prev)) @ z
+            t_prev = t
+            m1, m2 = _unpack(z, d)
+            first.append(m1)
+            second.append(m2)
+        return Moments(model, algorithm, times, np.array(first), np.array(second))
+
+    times, steps = record_steps(times, algorithm.step_time, f"{type(algorithm).__name__} step_time")
+    if getattr(algorithm, "sampler", None) == "reshuffle":
+        first, second = _reshuffle_moments(model, algorithm, x0, steps)
+    else:
+        step = _discrete_map(model, algorithm)
+        c, m1, m2 = np.ones(1), x0[None, :].copy(), np.outer(x0, x0)[None]
+        first, second, k = [], [], 0
+        for target in steps:
+            while k < target:
+                c, m1, m2 = step(c, m1, m2)
+                k += 1
+            first.append(m1[0])
+            second.append(_sym(m2[0]))
+        first, second = np.array(first), np.array(second)
+    return Moments(model, algorithm, times, first, second)
+
+
+def stationary(model, algorithm):
+    """Stationary E x, E x x^T and Cov x: the fixed point of the exact moment map.
+
+    For a discrete algorithm, the fixed point of ``z -> T z`` exists when the
+    spectral radius of T restricted to (m1, m2) is below 1; for the SDE, of
+    ``dz/dt = G z`` when that restriction of G is Hurwitz.  On
+    ``NoisyQuadratic`` these are the discrete Lyapunov equation
+    ``S = A S A^T + q C / B`` and the continuous one
+    ``(H + wd) S + S (H + wd) = lr C / B``.
+
+    Raises
+    ------
+    ValueError
+        If no stationary moments exist (unstable learning rate, a flat
+        direction without weight decay), or under reshuffling, whose moments
+        are periodic over an epoch rather than stationary per step.
+    """
+    _check(model, algorithm)
+    d = model.dim
+    if getattr(algorithm, "sampler", None) == "reshuffle":
+        raise ValueError(
+            "sampler 'reshuffle' has no per-step stationary moments (they are periodic over an epoch); "
+            "use sampler='without_replacement' for its per-step marginal"
+        )
+    if isinstance(algorithm, SDE):
+        G = _matrix(_sde_rhs(model, algorithm), d)
+        Gmm, Gmc = G[1:, 1:], G[1:, 0]
+        growth = np.max(np.linalg.eigvals(Gmm).real)
+        if growth >= -1e-12:
+            raise ValueError(
+                f"the SDE has no stationary moments: its moment ODE has an eigenvalue with real part {growth:.3g} >= 0"
+            )
+        m = np.linalg.solve(-Gmm, Gmc)
+    else:
+        T = _matrix(_discrete_map(model, algorithm), d)
+        Tmm, Tmc = T[1:, 1:], T[1:, 0]
+        radius = np.max(np.abs(np.linalg.eigvals(Tmm)))
+        if radius >= 1 - 1e-12:
+            raise ValueError(
+                f"{type(algorithm).__name__} has no stationary moments here: the moment map has spectral "
+                f"radius {radius:.6g} >= 1 (learning rate too large, or a flat direction without weight decay)"
+            )
+        m = np.linalg.solve(np.eye(len(Tmm)) - Tmm, Tmc)
+    first, second = _unpack(np.concatenate([[1.0], m]), d)
+    return StationaryMoments(model, algorithm, first, second)
+
+
+# ---------------------------------------------------------------------------
+# random reshuffling: moments carried jointly with the used part of the epoch
+
+
+def _epoch_transitions(n, B):
+    """States (used index sets of a partly walked epoch) and their transitions.
+
+    From a used set S the next batch is a uniform B-subset of the unused
+    indices; after ``n // B`` batches the epoch ends and S is reset.
+    """
+    per_epoch = n // B
+    states = [frozenset(s) for k in range(per_epoch) for s in combinations(range(n), k * B)]
+    index = {s: i for i, s in enumerate(states)}
+    trans = []
+    for s in states:
+        free = [i for i in range(n) if i not in s]
+        p = 1.0 / comb(len(free), B)
+        for batch in combinations(free, B):
+            nxt = s | set(batch)
+            nxt = frozenset() if len(nxt) == per_epoch * B else frozenset(nxt)
+            trans.append((index[s], index[nxt], p, batch))
+    return len(states), trans
+
+
+def _reshuffle_moments(model, algorithm, x0, steps):
+    if not hasattr(model, "batch_affine"):  # pragma: no cover - only LinearRegression is finite and linear
+        raise ValueError(f"sampler 'reshuffle' exact moments need a finite linear model, got {type(model).__name__}")
+    n, B, d = model.n_samples, algorithm.batch_size, model.dim
+    streams = algorithm.n_batches
+    # Counted before anything is enumerated: sum over partly used epochs of
+    # (used sets of size kB) x (next batches).
+    per_stream = sum(comb(n, k * B) * comb(n - k * B, B) for k in range(n // B))
+    total = per_stream**streams
+    if total * d * d > RESHUFFLE_LIMIT:
+        raise ValueError(
+            f"sampler 'reshuffle' exact moments enumerate every partly walked epoch: n={n}, batch_size={B} "
+            f"gives {total} transitions per step for {type(algorithm).__name__}, beyond the limit; use a "
+            "smaller data set, or sampler='without_replacement'"
+        )
+    nstates, trans = _epoch_transitions(n, B)
+    weights = algorithm.coefficients if isinstance(algorithm, SVAG) else (1.0,)
+    affine = {t[3]: model.batch_affine(list(t[3])) for t in trans}
+    src, dst, prob, Heff, beff = [], [], [], [], []
+    for combo in product(trans, repeat=streams):
+        src.append(sum(t[0] * nstates**j for j, t in enumerate(combo)))
+        dst.append(sum(t[1] * nstates**j for j, t in enumerate(combo)))
+        prob.append(np.prod([t[2] for t in combo]))
+        Heff.append(sum(w * affine[t[3]][0] for w, t in zip(weights, combo)))
+        beff.append(sum(w * affine[t[3]][1] for w, t in zip(weights, combo)))
+    src, dst, prob = np.array(src), np.array(dst), np.array(prob)
+    s = algorithm.step_time
+    A = (1.0 - s * algorithm.weight_decay) * np.eye(d) - s * np.array(Heff)
+    beff = np.array(beff)
+
+    size = nstates**streams
+    C = np.zeros(size)
+    M1 = np.zeros((size, d))
+    M2 = np.zeros((size, d, d))
+    C[0], M1[0], M2[0] = 1.0, x0, np.outer(x0, x0)
+    first, second, k = [], [], 0
+    for target in steps:
+        while k < target:
+            c = C[src] * prob
+            m1 = M1[src] * prob[:, None]
+            m2 = M2[src] * prob[:, None, None]
+            Am1 = np.einsum("tij,tj->ti", A, m1)
+            m1n = Am1 + s * c[:, None] * beff
+            m2n = (
+                A @ m2 @ np.swapaxes(A, 1, 2)
+                + s * (Am1[:, :, None] * beff[:, None, :] + beff[:, :, None] * Am1[:, None, :])
+                + s * s * c[:, None, None] * beff[:, :, None] * beff[:, None, :]
+            )
+            C = np.bincount(dst, weights=c, minlength=size)
+            M1 = np.zeros((size, d))
+            M2 = np.zeros((size, d, d))
+            np.add.at(M1, dst, m1n)
+            np.add.at(M2, dst, m2n)
+            k += 1
+        first.append(M1.sum(axis=0))
+        second.append(_sym(M2.sum(axis=0)))
+    return np.array(first), np.array(second)

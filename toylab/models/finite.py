@@ -1,0 +1,103 @@
+"""Models on a finite data set: linear regression and its scale-invariant twin."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._base import DataSetModel
+
+
+class LinearRegression(DataSetModel):
+    r"""Least squares on a finite data set, ``l_i(x) = (a_i^T x - y_i)^2 / 2``.
+
+    ``L(x) = (1/2n) |A x - y|^2``, ``g_i(x) = a_i (a_i^T x - y_i)``, so the
+    gradient is affine, ``grad L(x) = H x - b`` with ``H = A^T A / n`` and
+    ``b = A^T y / n``, and Sigma_1(x) is quadratic in x: the moments of every
+    algorithm evolve by exact linear maps (``toylab.exact``).
+
+    Parameters
+    ----------
+    A : array, shape (n, d)
+        Inputs a_i as rows.
+    y : array, shape (n,)
+        Targets.
+    """
+
+    has_exact_moments = True
+
+    def __init__(self, A, y):
+        super().__init__(A, y)
+        n = self.n_samples
+        self.H = self.A.T @ self.A / n
+        self.b = self.A.T @ self.y / n
+        self.loss0 = float(self.y @ self.y) / (2 * n)
+
+    def loss(self, x):
+        r = np.asarray(x, dtype=float) @ self.A.T - self.y
+        return 0.5 * np.mean(r * r, axis=-1)
+
+    def grad(self, x):
+        return np.asarray(x, dtype=float) @ self.H - self.b
+
+    def sample_grads(self, x, idx):
+        a = self.A[idx]
+        r = np.einsum("...bd,...d->...b", a, np.asarray(x, dtype=float)) - self.y[idx]
+        return a * r[..., None]
+
+    # ---- exact-moment structure (toylab.exact) ---------------------------
+    def quadratic_form(self):
+        """``(H, b, L(0))`` with ``L(x) = x^T H x / 2 - b^T x + L(0)``."""
+        return self.H, self.b, self.loss0
+
+    def expected_sigma1(self, c, m1, m2):
+        """E[Sigma_1(x)] from ``c = E 1``, ``m1 = E x``, ``m2 = E x x^T`` (linear in them).
+
+        Sigma_1(x) = (1/n) sum_i r_i^2 a_i a_i^T - grad L grad L^T with
+        r_i = a_i^T x - y_i, and E r_i^2 = a_i^T m2 a_i - 2 y_i a_i^T m1 + y_i^2 c.
+        Vectorised over a leading axis: c (K,), m1 (K, d), m2 (K, d, d).
+        """
+        A, y, H, b = self.A, self.y, self.H, self.b
+        r2 = np.einsum("ni,kij,nj->kn", A, m2, A) - 2 * (m1 @ A.T) * y + c[:, None] * y * y
+        second = np.einsum("kn,ni,nj->kij", r2, A, A) / self.n_samples
+        Hm1 = m1 @ H
+        grad_outer = (
+            H @ m2 @ H
+            - Hm1[:, :, None] * b[None, None, :]
+            - b[None, :, None] * Hm1[:, None, :]
+            + c[:, None, None] * np.outer(b, b)
+        )
+        return second - grad_outer
+
+    def batch_affine(self, idx):
+        """``(H_gamma, b_gamma)`` of a batch: grad L_gamma(x) = H_gamma x - b_gamma."""
+        a = self.A[np.asarray(idx)]
+        return a.T @ a / len(idx), a.T @ self.y[np.asarray(idx)] / len(idx)
+
+
+class SphereRegression(DataSetModel):
+    r"""The scale-invariant ``l_i(x) = (a_i^T x / |x| - y_i)^2 / 2`` (Section 5).
+
+    With ``u = x/|x|`` and ``r_i = a_i^T u - y_i``,
+    ``g_i(x) = r_i (a_i - (a_i^T u) u) / |x|``, so ``<g_i(x), x> = 0`` and
+    ``l_i(c x) = l_i(x)`` for every c > 0.  With ``y = 0`` this is the quadratic
+    on the sphere ``u^T (a_i a_i^T) u / 2``.  Undefined at x = 0.
+    """
+
+    scale_invariant = True
+
+    def _unit(self, x):
+        x = np.asarray(x, dtype=float)
+        norm = np.sqrt(np.sum(x * x, axis=-1, keepdims=True))
+        return x / norm, norm
+
+    def loss(self, x):
+        u, _ = self._unit(x)
+        r = u @ self.A.T - self.y
+        return 0.5 * np.mean(r * r, axis=-1)
+
+    def sample_grads(self, x, idx):
+        u, norm = self._unit(x)
+        a = self.A[idx]
+        au = np.einsum("...bd,...d->...b", a, u)
+        r = au - self.y[idx]
+        return r[..., None] * (a - au[..., None] * u[..., None, :]) / norm[..., None]

@@ -1,0 +1,172 @@
+"""``simulate``: run an ensemble of paths and reduce observables on the fly."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _validate as V
+from ._time import record_steps
+from .algorithms import Algorithm
+from .ensemble import Ensemble, package_versions
+from .models import Model
+
+__all__ = ["simulate", "BUILTIN_OBSERVABLES", "DIVERGENCE_BOUND", "BACKENDS"]
+
+#: The observables every run records (``noise_trace`` where the algorithm has a batch size).
+BUILTIN_OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
+
+#: A path whose state has a coordinate above this in absolute value, or a
+#: non-finite one, has diverged: it stops and is counted, never averaged in.
+#: Below it, quadratic observables of live paths (~1e100) and their squares in
+#: the variance (~1e200) stay finite in float64.
+DIVERGENCE_BOUND = 1e50
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """A validated run, as the backends receive it."""
+
+    model: Model
+    algorithm: Algorithm
+    x0: np.ndarray
+    times: np.ndarray
+    record_steps: np.ndarray
+    paths: int
+    seed: int
+    observables: tuple
+    user_observables: tuple
+    chunk_size: int | None
+
+    @property
+    def n_steps(self):
+        return int(self.record_steps[-1])
+
+
+def _numpy_backend(spec, progress):
+    from ._numpy_backend import run
+
+    return run(spec, progress)
+
+
+#: Backend names to the functions that run a :class:`RunSpec`.
+BACKENDS = {"numpy": _numpy_backend}
+
+
+def simulate(
+    model,
+    algorithm,
+    x0,
+    times,
+    *,
+    paths=1000,
+    seed=0,
+    backend="numpy",
+    progress=True,
+    observables=None,
+    chunk_size=None,
+):
+    """Simulate ``paths`` trajectories of ``algorithm`` on ``model`` from ``x0``.
+
+    Parameters
+    ----------
+    model : toylab.models.Model
+    algorithm : SGD, SVAG, NGD, EulerMaruyama or GD
+        ``SDE`` is continuous and refused: simulate it with ``EulerMaruyama``.
+    x0 : array, shape (d,)
+        Every path starts here.
+    times : array
+        Increasing SDE times >= 0 (0 allowed) at which observables are
+        recorded; each a whole number of the algorithm's steps (``step_time``).
+    paths : int
+        Number of independent paths.
+    seed : int
+        In [0, 2**64).  Path p's random stream depends only on (seed, p).
+    backend : str
+        ``"numpy"``: the vectorised reference implementation.
+    progress : bool
+        Show a progress bar on stderr for runs longer than about two seconds.
+    observables : dict of str to callable, optional
+        Extra test functions ``g(x) -> float`` of one point x of shape (d,),
+        recorded beside the built-in ``sq_norm`` |x|^2, ``loss`` L(x),
+        ``grad_sq_norm`` |grad L(x)|^2 and ``noise_trace`` tr Sigma_B(x).
+    chunk_size : int, optional
+        Paths processed at once; results do not depend on it.
+
+    Returns
+    -------
+    Ensemble
+    """
+    if not isinstance(model, Model):
+        raise TypeError(f"model must be a toylab model, got {type(model).__name__}")
+    if not isinstance(algorithm, Algorithm):
+        raise TypeError(f"algorithm must be a toylab algorithm (SGD, SVAG, ...), got {type(algorithm).__name__}")
+    if not algorithm.discrete:
+        raise ValueError(
+            f"algorithm {type(algorithm).__name__} is the continuous SDE, which simulate cannot step; "
+            "use EulerMaruyama(lr, batch_size, dt) to simulate it, or toylab.exact.moments for its exact moments"
+        )
+    if hasattr(algorithm, "batch_size"):
+        model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
+    x0 = model.check_point(x0)
+    times, steps = record_steps(times, algorithm.step_time, f"{type(algorithm).__name__} step_time")
+    paths = V.integer("paths", paths, minimum=1)
+    seed = V.integer("seed", seed, minimum=0)
+    if seed >= 2**64:
+        raise ValueError(f"seed must be < 2**64, got {seed}")
+    if not isinstance(backend, str) or backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
+    if chunk_size is not None:
+        chunk_size = V.integer("chunk_size", chunk_size, minimum=1)
+    names = [n for n in BUILTIN_OBSERVABLES if n != "noise_trace" or hasattr(algorithm, "batch_size")]
+    user = []
+    if observables is not None:
+        if not isinstance(observables, dict):
+            raise TypeError(f"observables must be a dict of name to function, got {type(observables).__name__}")
+        for name, fn in observables.items():
+            if not isinstance(name, str) or name in names:
+                raise ValueError(f"observables: name {name!r} must be a string other than {tuple(names)}")
+            if not callable(fn):
+                raise TypeError(f"observables[{name!r}] must be callable, got {type(fn).__name__}")
+            user.append((name, fn))
+    spec = RunSpec(
+        model=model,
+        algorithm=algorithm,
+        x0=x0,
+        times=times,
+        record_steps=steps,
+        paths=paths,
+        seed=seed,
+        observables=tuple(names) + tuple(n for n, _ in user),
+        user_observables=tuple(user),
+        chunk_size=chunk_size,
+    )
+    acc, diverged = BACKENDS[backend](spec, progress)
+    if diverged[-1]:
+        warnings.warn(
+            f"{diverged[-1]} of {paths} paths diverged (state non-finite or above {DIVERGENCE_BOUND:g}); "
+            "means are over the surviving paths",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    config = {
+        "model": model.describe(),
+        "algorithm": algorithm.describe(),
+        "x0": x0.tolist(),
+        "seed": seed,
+        "paths": paths,
+        "backend": backend,
+    }
+    return Ensemble(
+        times=times,
+        observables=spec.observables,
+        paths=paths,
+        count=acc.count,
+        diverged=np.asarray(diverged, dtype=np.int64),
+        _mean=acc.mean,
+        _m2=acc.m2,
+        config=config,
+        versions=package_versions(),
+    )
