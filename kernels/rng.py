@@ -119,6 +119,13 @@ def build(jit, xp):
     @jit
     def block(seed, path, step, kind, blk):
         """Four words of block ``blk`` of stream (seed, path, step, kind)."""
+        # Cast here so callers may pass plain integers: in Numba, mixing signed
+        # and unsigned integers promotes to float64.
+        seed = np.uint64(seed)
+        path = np.uint64(path)
+        step = np.uint64(step)
+        kind = np.uint64(kind)
+        blk = np.uint64(blk)
         return philox(
             step & _MASK32,
             ((kind << _S24) | blk) & _MASK32,
@@ -151,6 +158,34 @@ def build(jit, xp):
         threshold = (_TWO32 - n) % n
         return m >> _S32, (m & _MASK32) >= threshold
 
+    @jit
+    def normal_pair(seed, path, step, kind, blk):
+        """Normals 2*blk and 2*blk + 1 of stream (seed, path, step, kind)."""
+        w0, w1, w2, w3 = block(seed, path, step, kind, blk)
+        return box_muller(w0, w1, w2, w3)
+
+    @jit
+    def draw_bounded(buf, cur, seed, path, step, kind, n):
+        """The next index in [0, n) of stream (seed, path, step, kind).
+
+        ``cur[0]`` is the position of the next word in the stream and ``buf``
+        holds the block it lies in; rejected words are skipped.  Set
+        ``cur[0] = 0`` to start a stream.  (Compiled targets only.)
+        """
+        while True:
+            pos = cur[0]
+            q = pos % 4
+            if q == 0:
+                w0, w1, w2, w3 = block(seed, path, step, kind, np.uint64(pos // 4))
+                buf[0] = w0
+                buf[1] = w1
+                buf[2] = w2
+                buf[3] = w3
+            cur[0] = pos + 1
+            val, ok = lemire(buf[q], n)
+            if ok:
+                return val
+
     return SimpleNamespace(
         mulhilo=mulhilo,
         philox=philox,
@@ -158,6 +193,8 @@ def build(jit, xp):
         unit=unit,
         box_muller=box_muller,
         lemire=lemire,
+        normal_pair=normal_pair,
+        draw_bounded=draw_bounded,
     )
 
 

@@ -1,4 +1,4 @@
-"""The NumPy reference simulator against exact moments, and its guarantees."""
+"""Both simulator backends against exact moments, and their guarantees."""
 
 import warnings
 
@@ -19,9 +19,12 @@ from toylab import (
     exact,
     simulate,
 )
+from numba import njit
+
 from toylab._progress import Progress
 
 X0 = np.array([1.0, -0.5, 0.8])
+BACKENDS = ["numpy", "cpu"]
 
 ALGS = [
     SGD(0.1, 2),
@@ -46,52 +49,69 @@ def assert_within_4_stderr(ens, mom):
     np.testing.assert_allclose(ens.mean("loss")[0], mom.mean("loss")[0], rtol=1e-13)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("alg", ALGS, ids=lambda a: f"{type(a).__name__}-{a.sampler}")
-def test_numpy_simulator_matches_exact_moments_linear_regression(regression, alg):
+def test_simulator_matches_exact_moments_linear_regression(regression, alg, backend):
     times = [0.0, 0.2, 1.0]
-    ens = simulate(regression, alg, X0, times, paths=4000, seed=1, progress=False)
+    ens = simulate(regression, alg, X0, times, paths=4000, seed=1, progress=False, backend=backend)
     assert_within_4_stderr(ens, exact.moments(regression, alg, X0, times))
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("alg", [a for a in ALGS if a.sampler == "with_replacement"], ids=lambda a: type(a).__name__)
-def test_numpy_simulator_matches_exact_moments_population_models(gaussian, quadratic, alg):
+def test_simulator_matches_exact_moments_population_models(gaussian, quadratic, alg, backend):
     times = [0.0, 0.2, 1.0]
     for model in (gaussian, quadratic):
-        ens = simulate(model, alg, X0, times, paths=4000, seed=2, progress=False)
+        ens = simulate(model, alg, X0, times, paths=4000, seed=2, progress=False, backend=backend)
         assert_within_4_stderr(ens, exact.moments(model, alg, X0, times))
 
 
-def test_gd_is_deterministic_and_exact(regression):
-    ens = simulate(regression, GD(0.1, weight_decay=0.1), X0, [0.0, 0.5, 1.0], paths=70, progress=False)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_gd_is_deterministic_and_exact(regression, backend):
+    ens = simulate(regression, GD(0.1, weight_decay=0.1), X0, [0.0, 0.5, 1.0], paths=70, progress=False, backend=backend)
     mom = exact.moments(regression, GD(0.1, weight_decay=0.1), X0, [0.0, 0.5, 1.0])
     np.testing.assert_allclose(ens.mean("loss"), mom.mean("loss"), rtol=1e-12)
     np.testing.assert_allclose(ens.stderr("loss"), 0, atol=1e-14)
     assert "noise_trace" not in ens.observables
 
 
-def test_user_observable_matches_exact_first_moment(regression):
+@njit
+def first_coordinate(x):
+    return x[0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_user_observable_matches_exact_first_moment(regression, backend):
     alg = SVAG(0.1, 2, 2)
-    ens = simulate(regression, alg, X0, [0.5], paths=3000, seed=3, progress=False, observables={"x0": lambda x: x[0]})
+    obs = {"x0": first_coordinate}
+    ens = simulate(regression, alg, X0, [0.5], paths=3000, seed=3, progress=False, observables=obs, backend=backend)
     exact_first = exact.moments(regression, alg, X0, [0.5]).first[0, 0]
     assert abs(ens.mean("x0")[0] - exact_first) < 4 * ens.stderr("x0")[0]
 
 
+@njit
+def mixed_coordinates(x):
+    return x[0] + 3 * x[1] - x[2]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("sampler", ["with_replacement", "without_replacement", "reshuffle"])
-def test_svag_with_l_one_is_sgd_path_by_path(regression, gaussian, sampler):
+def test_svag_with_l_one_is_sgd_path_by_path(regression, gaussian, sampler, backend):
     for model in (regression, gaussian):
         if sampler not in model.samplers:
             continue
-        kw = dict(paths=130, seed=4, progress=False, observables={"x": lambda x: x[0] + 3 * x[1] - x[2]})
+        kw = dict(paths=130, seed=4, progress=False, observables={"x": mixed_coordinates}, backend=backend)
         a = simulate(model, SGD(0.1, 2, sampler=sampler, weight_decay=0.1), X0, [0.3, 1.0], **kw)
         b = simulate(model, SVAG(0.1, 2, 1, sampler=sampler, weight_decay=0.1), X0, [0.3, 1.0], **kw)
         np.testing.assert_array_equal(a._mean, b._mean)
         np.testing.assert_array_equal(a._m2, b._m2)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("alg", [SGD(0.1, 2, sampler="reshuffle"), NGD(0.1, 2), SVAG(0.1, 2, 3, sampler="without_replacement")])
-def test_results_do_not_depend_on_chunk_size(regression, alg):
+def test_results_do_not_depend_on_chunk_size(regression, alg, backend):
     runs = [
-        simulate(regression, alg, X0, [0.2, 0.5], paths=300, seed=5, progress=False, chunk_size=c)
+        simulate(regression, alg, X0, [0.2, 0.5], paths=300, seed=5, progress=False, chunk_size=c, backend=backend)
         for c in (1, 64, 100, 1000)
     ]
     for other in runs[1:]:
@@ -106,21 +126,23 @@ def test_seed_changes_the_result(regression):
     assert not np.array_equal(a._mean, b._mean)
 
 
-def test_sphere_regression_runs_and_weight_decay_shrinks_the_norm():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sphere_regression_runs_and_weight_decay_shrinks_the_norm(backend):
     rng = np.random.default_rng(0)
     model = SphereRegression(rng.normal(size=(10, 3)), np.zeros(10))
-    ens = simulate(model, SGD(0.1, 2, weight_decay=0.5), X0, [0.0, 1.0, 3.0], paths=200, seed=0, progress=False)
+    ens = simulate(model, SGD(0.1, 2, weight_decay=0.5), X0, [0.0, 1.0, 3.0], paths=200, progress=False, backend=backend)
     assert ens.mean("sq_norm")[2] < ens.mean("sq_norm")[0]
     assert np.all(ens.count == 200)
 
 
-def test_diverging_paths_are_counted_not_averaged():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_diverging_paths_are_counted_not_averaged(backend):
     # one outlier row: a path that draws it often enough blows up, the rest do not
     A = np.ones((10, 1))
     A[0, 0] = 1000.0
     model = LinearRegression(A, np.zeros(10))
     with pytest.warns(RuntimeWarning, match="paths diverged"):
-        ens = simulate(model, SGD(0.05, 1), [1.0], [0.0, 2.5, 5.0], paths=256, seed=0, progress=False)
+        ens = simulate(model, SGD(0.05, 1), [1.0], [0.0, 2.5, 5.0], paths=256, seed=0, progress=False, backend=backend)
     assert np.all(ens.count + ens.diverged == 256)
     assert ens.diverged[0] == 0
     assert 0 < ens.diverged[-1] < 256
@@ -129,10 +151,11 @@ def test_diverging_paths_are_counted_not_averaged():
     assert "diverged" in repr(ens)
 
 
-def test_all_paths_diverging():
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_all_paths_diverging(backend):
     model = NoisyQuadratic(np.eye(2), np.eye(2))
     with pytest.warns(RuntimeWarning, match="64 of 64 paths diverged"):
-        ens = simulate(model, GD(3.0), [1.0, 1.0], [600.0], paths=64, progress=False)
+        ens = simulate(model, GD(3.0), [1.0, 1.0], [600.0], paths=64, progress=False, backend=backend)
     assert ens.diverged[-1] == 64 and ens.count[-1] == 0
     assert np.isnan(ens.mean("loss")[-1])
     assert ens.diverged_fraction[-1] == 1.0
@@ -186,6 +209,7 @@ def test_progress_bar_writes_when_enabled():
         (dict(x0=[np.nan, 0, 0]), ValueError, "x0 contains NaN"),
         (dict(observables={"f": 3}), TypeError, r"observables\['f'\] must be callable"),
         (dict(observables={"loss": abs}), ValueError, "observables: name 'loss'"),
+        (dict(observables={"f": abs}), TypeError, r"observables\['f'\] must be a numba.njit function of x for backend='cpu'"),
         (dict(algorithm=SGD(0.1, 9, sampler="without_replacement")), ValueError, "algorithm.batch_size=9 exceeds"),
         (dict(model="model"), TypeError, "model must be a toylab model"),
         (dict(chunk_size=0), ValueError, "chunk_size must be >= 1"),

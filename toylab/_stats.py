@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-
-#: Paths per statistics block (see the module docstring).
-STAT_BLOCK = 64
+from kernels import STAT_BLOCK
 
 
 def block_stats(values, alive):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import kernels as _kernels
+
 from . import _validate as V
 from ._time import record_steps
 from .algorithms import Algorithm
@@ -20,9 +22,7 @@ BUILTIN_OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
 
 #: A path whose state has a coordinate above this in absolute value, or a
 #: non-finite one, has diverged: it stops and is counted, never averaged in.
-#: Below it, quadratic observables of live paths (~1e100) and their squares in
-#: the variance (~1e200) stay finite in float64.
-DIVERGENCE_BOUND = 1e50
+DIVERGENCE_BOUND = _kernels.DIVERGENCE_BOUND
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,16 @@ def _numpy_backend(spec, progress):
     return run(spec, progress)
 
 
+def _cpu_backend(spec, progress):
+    from ._cpu_backend import run
+
+    return run(spec, progress)
+
+
 #: Backend names to the functions that run a :class:`RunSpec`.
-BACKENDS = {"numpy": _numpy_backend}
+BACKENDS = {"cpu": _cpu_backend, "numpy": _numpy_backend}
+#: Backends that run compiled kernels (user observables must be ``numba.njit``).
+COMPILED_BACKENDS = ("cpu",)
 
 
 def simulate(
@@ -63,7 +71,7 @@ def simulate(
     *,
     paths=1000,
     seed=0,
-    backend="numpy",
+    backend="cpu",
     progress=True,
     observables=None,
     chunk_size=None,
@@ -85,13 +93,17 @@ def simulate(
     seed : int
         In [0, 2**64).  Path p's random stream depends only on (seed, p).
     backend : str
-        ``"numpy"``: the vectorised reference implementation.
+        ``"cpu"`` (default): compiled Numba kernels, parallel over paths;
+        ``"numpy"``: the vectorised reference implementation.  With the same
+        seed both draw the same random numbers and agree up to rounding.
     progress : bool
         Show a progress bar on stderr for runs longer than about two seconds.
     observables : dict of str to callable, optional
         Extra test functions ``g(x) -> float`` of one point x of shape (d,),
         recorded beside the built-in ``sq_norm`` |x|^2, ``loss`` L(x),
         ``grad_sq_norm`` |grad L(x)|^2 and ``noise_trace`` tr Sigma_B(x).
+        The compiled backends take ``numba.njit`` functions only; plain Python
+        callables run on ``backend="numpy"``.
     chunk_size : int, optional
         Paths processed at once; results do not depend on it.
 
@@ -130,6 +142,11 @@ def simulate(
                 raise ValueError(f"observables: name {name!r} must be a string other than {tuple(names)}")
             if not callable(fn):
                 raise TypeError(f"observables[{name!r}] must be callable, got {type(fn).__name__}")
+            if backend in COMPILED_BACKENDS and not hasattr(fn, "py_func"):
+                raise TypeError(
+                    f"observables[{name!r}] must be a numba.njit function of x for backend={backend!r}; "
+                    "plain Python callables run on backend='numpy'"
+                )
             user.append((name, fn))
     spec = RunSpec(
         model=model,

@@ -1,0 +1,376 @@
+"""Per-path model functions, written once and compiled for the CPU and the GPU.
+
+Each model is a namespace of scalar functions of one path's state ``x`` (a 1-D
+array of length d) that write into caller-provided scratch arrays and never
+allocate, so the same source compiles under ``numba.njit`` and as
+``numba.cuda.jit(device=True)``.  The model's data travel as three arrays
+``(M, v, p)`` made by ``toylab._compiled.model_arrays``:
+
+=========================  ===================  ==============  ==============
+model                      M (2-D)              v (1-D)         p (1-D)
+=========================  ===================  ==============  ==============
+LinearRegression           [A; H]  (n+d, d)     [y; b]          [n]
+SphereRegression           A       (n, d)       y               [n]
+GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
+NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
+=========================  ===================  ==============  ==============
+
+Signatures (``aux`` is a scratch array of length >= 1, ``t1`` of length d):
+
+* ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, out)``
+* ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
+* ``batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind,
+  epoch_kind, aux, t1, out)``: a batch gradient, drawing the batch from the
+  streams exactly as ``toylab._numpy_backend`` documents
+* ``noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out)``: a draw of
+  N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream
+
+The formulas are those of ``toylab.models`` (the NumPy reference), which the
+tests hold these to.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import rng as R
+
+SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
+
+
+def build(jit, xp, rng):
+    """Compile every model's functions with ``jit``; returns {class name: namespace}."""
+    sqrt = xp.sqrt
+    normal_pair = rng.normal_pair
+    draw_bounded = rng.draw_bounded
+    kind_noise = np.uint64(R.KIND_NOISE)
+
+    # ---------------------------------------------------------------- finite
+    def finite(sample_grad_add, prepare, n_rows):
+        """batch_grad, noise_unit and sigma1_trace of a finite data set from its g_i.
+
+        ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``.
+        """
+
+        @jit
+        def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
+            d = x.shape[0]
+            n = n_rows(M, p)
+            prepare(x, aux)
+            for c in range(d):
+                out[c] = 0.0
+            cur[0] = 0
+            if sampler == 0:
+                for b in range(B):
+                    i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
+                    sample_grad_add(x, M, v, p, i, aux, out)
+            elif sampler == 1:
+                # partial Fisher-Yates: draw b uniform in [0, n - b), swapped into b
+                for b in range(B):
+                    j = b + int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n - b)))
+                    tmp = perm[b]
+                    perm[b] = perm[j]
+                    perm[j] = tmp
+                    sample_grad_add(x, M, v, p, perm[b], aux, out)
+            else:
+                per_epoch = n // B
+                epoch = step // per_epoch
+                pos = step - epoch * per_epoch
+                if pos == 0:
+                    for b in range(per_epoch * B):
+                        j = b + int(draw_bounded(buf, cur, seed, path, np.uint64(epoch), epoch_kind, np.uint64(n - b)))
+                        tmp = perm[b]
+                        perm[b] = perm[j]
+                        perm[j] = tmp
+                for b in range(pos * B, (pos + 1) * B):
+                    sample_grad_add(x, M, v, p, perm[b], aux, out)
+            for c in range(d):
+                out[c] = out[c] / B
+
+        @jit
+        def noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out):
+            # (1/sqrt(n)) sum_i z_i (g_i - gbar) = (sum_i z_i g_i - (sum_i z_i) gbar) / sqrt(n),
+            # one pass over the data; covariance Sigma_1(x) exactly.
+            d = x.shape[0]
+            n = n_rows(M, p)
+            prepare(x, aux)
+            for c in range(d):
+                out[c] = 0.0
+                t2[c] = 0.0
+            zsum = 0.0
+            z1 = 0.0
+            for i in range(n):
+                if i % 2 == 0:
+                    z, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(i // 2))
+                else:
+                    z = z1
+                for c in range(d):
+                    t1[c] = 0.0
+                sample_grad_add(x, M, v, p, i, aux, t1)
+                zsum += z
+                for c in range(d):
+                    out[c] += z * t1[c]
+                    t2[c] += t1[c]
+            scale = 1.0 / sqrt(n)
+            for c in range(d):
+                out[c] = (out[c] - zsum * (t2[c] / n)) * scale
+
+        @jit
+        def sigma1_trace(x, M, v, p, aux, t1, t2):
+            # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |gbar|^2
+            d = x.shape[0]
+            n = n_rows(M, p)
+            prepare(x, aux)
+            for c in range(d):
+                t2[c] = 0.0
+            sq = 0.0
+            for i in range(n):
+                for c in range(d):
+                    t1[c] = 0.0
+                sample_grad_add(x, M, v, p, i, aux, t1)
+                for c in range(d):
+                    sq += t1[c] * t1[c]
+                    t2[c] += t1[c]
+            mean_sq = 0.0
+            for c in range(d):
+                mean_sq += (t2[c] / n) * (t2[c] / n)
+            return sq / n - mean_sq
+
+        return batch_grad, noise_unit, sigma1_trace
+
+    @jit
+    def n_from_p(M, p):
+        return int(p[0])
+
+    # ------------------------------------------------------ LinearRegression
+    @jit
+    def lr_prepare(x, aux):
+        pass
+
+    @jit
+    def lr_sample_grad_add(x, M, v, p, i, aux, out):
+        # g_i = a_i (a_i.x - y_i)
+        d = x.shape[0]
+        r = 0.0
+        for c in range(d):
+            r += M[i, c] * x[c]
+        r -= v[i]
+        for c in range(d):
+            out[c] += M[i, c] * r
+
+    @jit
+    def lr_loss(x, M, v, p, aux):
+        d = x.shape[0]
+        n = int(p[0])
+        s = 0.0
+        for i in range(n):
+            r = 0.0
+            for c in range(d):
+                r += M[i, c] * x[c]
+            r -= v[i]
+            s += r * r
+        return 0.5 * s / n
+
+    @jit
+    def lr_grad(x, M, v, p, out):
+        # grad L = H x - b with the precomputed H = A^T A / n, b = A^T y / n
+        d = x.shape[0]
+        n = int(p[0])
+        for c in range(d):
+            s = 0.0
+            for k in range(d):
+                s += x[k] * M[n + k, c]
+            out[c] = s - v[n + c]
+
+    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, n_from_p)
+
+    # ------------------------------------------------------ SphereRegression
+    @jit
+    def sp_prepare(x, aux):
+        s = 0.0
+        for c in range(x.shape[0]):
+            s += x[c] * x[c]
+        aux[0] = sqrt(s)
+
+    @jit
+    def sp_sample_grad_add(x, M, v, p, i, aux, out):
+        # g_i = r_i (a_i - (a_i.u) u) / |x|, u = x / |x|
+        d = x.shape[0]
+        norm = aux[0]
+        au = 0.0
+        for c in range(d):
+            au += M[i, c] * (x[c] / norm)
+        r = au - v[i]
+        for c in range(d):
+            out[c] += r * (M[i, c] - au * (x[c] / norm)) / norm
+
+    @jit
+    def sp_loss(x, M, v, p, aux):
+        d = x.shape[0]
+        n = int(p[0])
+        sp_prepare(x, aux)
+        norm = aux[0]
+        s = 0.0
+        for i in range(n):
+            au = 0.0
+            for c in range(d):
+                au += M[i, c] * (x[c] / norm)
+            r = au - v[i]
+            s += r * r
+        return 0.5 * s / n
+
+    @jit
+    def sp_grad(x, M, v, p, out):
+        d = x.shape[0]
+        n = int(p[0])
+        s = 0.0
+        for c in range(d):
+            s += x[c] * x[c]
+        norm = sqrt(s)
+        for c in range(d):
+            out[c] = 0.0
+        for i in range(n):
+            au = 0.0
+            for c in range(d):
+                au += M[i, c] * (x[c] / norm)
+            r = au - v[i]
+            for c in range(d):
+                out[c] += r * (M[i, c] - au * (x[c] / norm)) / norm
+        for c in range(d):
+            out[c] = out[c] / n
+
+    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, n_from_p)
+
+    # -------------------------------------------- GaussianLinearRegression
+    @jit
+    def gl_loss(x, M, v, p, aux):
+        s = 0.0
+        for c in range(x.shape[0]):
+            r = x[c] - M[1, c]
+            s += M[0, c] * r * r
+        return 0.5 * s + 0.5 * p[0] * p[0]
+
+    @jit
+    def gl_grad(x, M, v, p, out):
+        for c in range(x.shape[0]):
+            out[c] = M[0, c] * (x[c] - M[1, c])
+
+    @jit
+    def gl_trace(x, M, v, p, aux, t1, t2):
+        # (r^T H r + sigma^2) tr H + |H r|^2
+        rhr = 0.0
+        hr2 = 0.0
+        for c in range(x.shape[0]):
+            r = x[c] - M[1, c]
+            rhr += r * M[0, c] * r
+            hr2 += (M[0, c] * r) * (M[0, c] * r)
+        return (rhr + p[0] * p[0]) * p[1] + hr2
+
+    @jit
+    def gl_batch(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
+        # sample b: a = sqrt(h) z_{b(d+1) + c}, eps = z_{b(d+1) + d};  g = a (a.(x - x*) - sigma eps)
+        d = x.shape[0]
+        for c in range(d):
+            out[c] = 0.0
+        t = 0
+        z1 = 0.0
+        for b in range(B):
+            resid = 0.0
+            for c in range(d + 1):
+                if t % 2 == 0:
+                    z, z1 = normal_pair(seed, path, step, kind, np.uint64(t // 2))
+                else:
+                    z = z1
+                t += 1
+                if c < d:
+                    t1[c] = M[2, c] * z
+                    resid += t1[c] * (x[c] - M[1, c])
+                else:
+                    resid -= p[0] * z
+            for c in range(d):
+                out[c] += t1[c] * resid
+        for c in range(d):
+            out[c] = out[c] / B
+
+    @jit
+    def gl_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
+        # sqrt(r^T H r + sigma^2) sqrt(h) z_{1..d} + (H r) z_{d+1}
+        d = x.shape[0]
+        rhr = 0.0
+        for c in range(d):
+            r = x[c] - M[1, c]
+            rhr += r * M[0, c] * r
+        scale = sqrt(rhr + p[0] * p[0])
+        z1 = 0.0
+        for c in range(d):
+            if c % 2 == 0:
+                z, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(c // 2))
+            else:
+                z = z1
+            out[c] = scale * M[2, c] * z
+        if d % 2 == 0:
+            zl, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(d // 2))
+        else:
+            zl = z1
+        for c in range(d):
+            out[c] += M[0, c] * (x[c] - M[1, c]) * zl
+
+    # ------------------------------------------------------- NoisyQuadratic
+    @jit
+    def nq_loss(x, M, v, p, aux):
+        d = x.shape[0]
+        s = 0.0
+        for i in range(d):
+            for j in range(d):
+                s += x[i] * M[i, j] * x[j]
+        return 0.5 * s
+
+    @jit
+    def nq_grad(x, M, v, p, out):
+        d = x.shape[0]
+        for c in range(d):
+            s = 0.0
+            for k in range(d):
+                s += x[k] * M[k, c]
+            out[c] = s
+
+    @jit
+    def nq_trace(x, M, v, p, aux, t1, t2):
+        return p[0]
+
+    @jit
+    def nq_correlated(seed, path, step, kind, M, d, out):
+        # out = z @ C^{1/2} for d fresh normals z
+        for c in range(d):
+            out[c] = 0.0
+        z1 = 0.0
+        for k in range(d):
+            if k % 2 == 0:
+                z, z1 = normal_pair(seed, path, step, kind, np.uint64(k // 2))
+            else:
+                z = z1
+            for c in range(d):
+                out[c] += z * M[d + k, c]
+
+    @jit
+    def nq_batch(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
+        d = x.shape[0]
+        nq_correlated(seed, path, step, kind, M, d, t1)
+        nq_grad(x, M, v, p, out)
+        root = sqrt(B)
+        for c in range(d):
+            out[c] = out[c] + t1[c] / root
+
+    @jit
+    def nq_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
+        nq_correlated(seed, path, step, kind_noise, M, x.shape[0], out)
+
+    def ns(loss, grad, trace, batch, noise):
+        return {"loss": loss, "grad": grad, "sigma1_trace": trace, "batch_grad": batch, "noise_unit": noise}
+
+    return {
+        "LinearRegression": ns(lr_loss, lr_grad, lr_trace, lr_batch, lr_noise),
+        "SphereRegression": ns(sp_loss, sp_grad, sp_trace, sp_batch, sp_noise),
+        "GaussianLinearRegression": ns(gl_loss, gl_grad, gl_trace, gl_batch, gl_noise),
+        "NoisyQuadratic": ns(nq_loss, nq_grad, nq_trace, nq_batch, nq_noise),
+    }

@@ -1,0 +1,95 @@
+"""Per-path algorithm steps and observables, composed with a model's functions.
+
+One step function per algorithm, written once; :func:`build` composes it with
+one model's namespace from ``kernels.models``.  The update formulas are those of
+``toylab._numpy_backend`` operation for operation, so the backends agree up to
+floating-point rounding.
+
+Parameters travel in two arrays made by ``toylab._compiled.algorithm_arrays``:
+``ap = [lr, weight_decay, s, c1, c2, coef, sqrt_f, f]`` (``s`` the drift step,
+``c1, c2`` SVAG's coefficients, ``coef`` the factor on the noise, lr for NGD
+and sqrt(dt lr) for Euler-Maruyama, ``f`` the batch factor of Sigma_B) and
+``ai = [batch_size, sampler code, records noise_trace]``.
+
+Step signature::
+
+    step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+"""
+
+from __future__ import annotations
+
+from . import rng as R
+
+ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
+
+
+def build(jit, model):
+    """Steps of every algorithm and the observables, for one model namespace."""
+    batch_grad = model["batch_grad"]
+    grad = model["grad"]
+    noise_unit = model["noise_unit"]
+    loss = model["loss"]
+    sigma1_trace = model["sigma1_trace"]
+    k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
+    e1, e2 = R.KIND_EPOCH1, R.KIND_EPOCH2
+
+    @jit
+    def sgd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        # eq. (1): x <- x - lr (grad L_gamma(x) + wd x)
+        batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
+        lr = ap[0]
+        wd = ap[1]
+        for c in range(x.shape[0]):
+            x[c] = x[c] - lr * (g[c] + wd * x[c])
+
+    @jit
+    def svag(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
+        batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
+        batch_grad(x, M, v, p, ai[0], ai[1], perm2, buf, cur, seed, path, k, k2, e2, aux, t1, g2)
+        wd = ap[1]
+        s = ap[2]
+        c1 = ap[3]
+        c2 = ap[4]
+        for c in range(x.shape[0]):
+            x[c] = x[c] - s * ((c1 * g[c] + c2 * g2[c]) + wd * x[c])
+
+    @jit
+    def noisy(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
+        # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
+        grad(x, M, v, p, g)
+        noise_unit(x, M, v, p, seed, path, k, aux, t1, t2, g2)
+        wd = ap[1]
+        s = ap[2]
+        coef = ap[5]
+        sqrt_f = ap[6]
+        for c in range(x.shape[0]):
+            x[c] = x[c] - s * (g[c] + wd * x[c]) + coef * (sqrt_f * g2[c])
+
+    @jit
+    def gd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        grad(x, M, v, p, g)
+        lr = ap[0]
+        wd = ap[1]
+        for c in range(x.shape[0]):
+            x[c] = x[c] - lr * (g[c] + wd * x[c])
+
+    @jit
+    def observe(x, M, v, p, ap, ai, aux, t1, t2, obs):
+        # sq_norm, loss, grad_sq_norm and, where there is a batch, noise_trace
+        s = 0.0
+        for c in range(x.shape[0]):
+            s += x[c] * x[c]
+        obs[0] = s
+        obs[1] = loss(x, M, v, p, aux)
+        grad(x, M, v, p, t1)
+        s = 0.0
+        for c in range(x.shape[0]):
+            s += t1[c] * t1[c]
+        obs[2] = s
+        if ai[2] != 0:
+            obs[3] = ap[7] * sigma1_trace(x, M, v, p, aux, t1, t2)
+
+    steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
+    return steps, observe

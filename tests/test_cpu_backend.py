@@ -1,0 +1,111 @@
+"""The compiled CPU backend: same streams as the NumPy reference, determinism, caching."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, SphereRegression, simulate
+
+from .test_models import MODELS
+
+X0 = np.array([0.9, -0.4, 1.2])
+
+
+def algorithms(model):
+    samplers = model.samplers
+    out = [GD(0.1, weight_decay=0.05)]
+    for s in samplers:
+        out += [SGD(0.1, 2, sampler=s), SVAG(0.1, 2, 4, weight_decay=0.1, sampler=s)]
+    for s in [s for s in samplers if s != "reshuffle"]:
+        out += [NGD(0.1, 2, sampler=s), EulerMaruyama(0.1, 3, 0.05, weight_decay=0.1, sampler=s)]
+    return out
+
+
+CASES = [(m, a) for m in MODELS for a in algorithms(m)]
+IDS = [f"{type(m).__name__}-{type(a).__name__}-{getattr(a, 'sampler', '')}" for m, a in CASES]
+
+
+@pytest.mark.parametrize("model,alg", CASES, ids=IDS)
+def test_cpu_matches_numpy_to_rounding(model, alg):
+    """Same seed, same streams: the two backends follow the same paths."""
+    kw = dict(paths=150, seed=11, progress=False)
+    times = [0.0, 0.2, 0.5]
+    cpu = simulate(model, alg, X0, times, backend="cpu", **kw)
+    ref = simulate(model, alg, X0, times, backend="numpy", **kw)
+    np.testing.assert_array_equal(cpu.count, ref.count)
+    np.testing.assert_array_equal(cpu.diverged, ref.diverged)
+    for name in ref.observables:
+        np.testing.assert_allclose(cpu.mean(name), ref.mean(name), rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(cpu.stderr(name), ref.stderr(name), rtol=1e-8, atol=1e-13)
+
+
+def test_divergence_counts_match_numpy():
+    from .test_simulate import test_diverging_paths_are_counted_not_averaged  # noqa: F401
+
+    A = np.ones((10, 1))
+    A[0, 0] = 1000.0
+    from toylab import LinearRegression
+
+    model = LinearRegression(A, np.zeros(10))
+    runs = []
+    for backend in ("cpu", "numpy"):
+        with pytest.warns(RuntimeWarning):
+            runs.append(simulate(model, SGD(0.05, 1), [1.0], [2.5, 5.0], paths=300, seed=3, progress=False, backend=backend))
+    np.testing.assert_array_equal(runs[0].diverged, runs[1].diverged)
+    assert runs[0].diverged[-1] > 0
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from toylab import SphereRegression, SVAG, simulate
+    rng = np.random.default_rng(0)
+    model = SphereRegression(rng.normal(size=(12, 3)), rng.normal(size=12))
+    ens = simulate(model, SVAG(0.1, 3, 2, weight_decay=0.1, sampler="reshuffle"), [1.0, 0.5, -0.3],
+                   [0.5, 1.0], paths=1000, seed=5, progress=False, chunk_size=int(sys.argv[2]))
+    ens.save(sys.argv[1])
+    """
+)
+
+
+def test_bit_identical_across_thread_counts_and_chunks(tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT)
+    results = []
+    for threads, chunk in [(1, 64), (2, 64), (2, 640), (1, 1000)]:
+        out = tmp_path / f"t{threads}-{chunk}.npz"
+        env = dict(os.environ, NUMBA_NUM_THREADS=str(threads), PYTHONPATH=os.getcwd())
+        subprocess.run([sys.executable, str(script), str(out), str(chunk)], check=True, env=env, cwd=os.getcwd())
+        results.append(Ensemble.load(out))
+    for other in results[1:]:
+        np.testing.assert_array_equal(results[0]._mean, other._mean)
+        np.testing.assert_array_equal(results[0]._m2, other._m2)
+        np.testing.assert_array_equal(results[0].count, other.count)
+
+
+def test_compiled_once_per_type_never_per_hyperparameter():
+    from kernels import cpu
+
+    rng = np.random.default_rng(1)
+    model = SphereRegression(rng.normal(size=(9, 3)), rng.normal(size=9))
+    for lr, B, l, sampler, paths in [(0.1, 2, 2, "with_replacement", 10), (0.05, 5, 7.5, "reshuffle", 70)]:
+        simulate(model, SVAG(lr, B, l, sampler=sampler), X0, [lr / l, 3 * lr / l], paths=paths, progress=False)
+    kernel = cpu.get_kernel("SphereRegression", "SVAG")
+    assert len(kernel.signatures) == 1
+    assert kernel is cpu.get_kernel("SphereRegression", "SVAG")
+    generated = cpu.cache_dir() / "toylab_kernel_SphereRegression_SVAG.py"
+    assert generated.exists() and "cache=True" in generated.read_text()
+
+
+def test_unknown_kernel_names_are_refused():
+    from kernels import cpu
+
+    with pytest.raises(ValueError, match="no compiled kernel for model"):
+        cpu.get_kernel("Banana", "SGD")
+    with pytest.raises(ValueError, match="no compiled kernel for algorithm"):
+        cpu.get_kernel("LinearRegression", "Adam")

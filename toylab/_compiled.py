@@ -1,0 +1,60 @@
+"""What the compiled backends share: the model and algorithm as flat arrays.
+
+The layouts are documented in ``kernels/models.py`` and ``kernels/steps.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from kernels.models import SAMPLER_CODES
+
+from .algorithms import GD, NGD, SVAG, EulerMaruyama
+from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
+
+
+def model_arrays(model):
+    """``(M, v, p)``: the model's data for the per-path kernels."""
+    if isinstance(model, LinearRegression):
+        M = np.vstack([model.A, model.H])
+        v = np.concatenate([model.y, model.b])
+        p = np.array([model.n_samples], dtype=float)
+    elif isinstance(model, SphereRegression):
+        M, v, p = model.A, model.y, np.array([model.n_samples], dtype=float)
+    elif isinstance(model, GaussianLinearRegression):
+        M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])
+        v = np.zeros(1)
+        p = np.array([model.sigma, model.h.sum()])
+    elif isinstance(model, NoisyQuadratic):
+        M = np.vstack([model.H, model.C_sqrt])
+        v = np.zeros(1)
+        p = np.array([np.trace(model.C)])
+    else:
+        raise TypeError(f"no compiled kernel for model {type(model).__name__}; use backend='numpy'")
+    return np.ascontiguousarray(M, dtype=float), np.ascontiguousarray(v, dtype=float), p
+
+
+def algorithm_arrays(model, algorithm):
+    """``(ap, ai)``: float and integer parameters of the step (see ``kernels.steps``)."""
+    B = getattr(algorithm, "batch_size", 1)
+    sampler = getattr(algorithm, "sampler", "with_replacement")
+    f = model.batch_factor(B, sampler) if hasattr(algorithm, "batch_size") else 0.0
+    c1, c2 = algorithm.coefficients if isinstance(algorithm, SVAG) else (1.0, 0.0)
+    if isinstance(algorithm, EulerMaruyama):
+        coef = math.sqrt(algorithm.dt * algorithm.lr)
+    elif isinstance(algorithm, NGD):
+        coef = algorithm.lr
+    else:
+        coef = 0.0
+    ap = np.array([algorithm.lr, algorithm.weight_decay, algorithm.step_time, c1, c2, coef, math.sqrt(f), f])
+    ai = np.array([B, SAMPLER_CODES[sampler], 0 if isinstance(algorithm, GD) else 1], dtype=np.int64)
+    return ap, ai
+
+
+def perm_length(model, algorithm):
+    """Length of each path's index array (only samplers without replacement use it)."""
+    if model.finite and getattr(algorithm, "sampler", "with_replacement") != "with_replacement":
+        return model.n_samples
+    return 1

@@ -1,0 +1,72 @@
+"""The compiled CPU backend: generated Numba kernels over blocks of paths."""
+
+from __future__ import annotations
+
+import time
+
+import numba
+import numpy as np
+
+from kernels import STAT_BLOCK
+
+from ._compiled import algorithm_arrays, model_arrays, perm_length
+from ._progress import Progress
+from ._stats import Accumulator
+
+#: Wall time aimed at per chunk: short enough for a live progress bar and a
+#: prompt Ctrl-C (Numba returns to Python only between chunks).
+CHUNK_SECONDS = 0.25
+#: Per-block statistics and scratch held at once (floats): bounds a chunk's
+#: memory (~32 MB) whatever the number of paths.
+_MAX_STAT_FLOATS = 4_000_000
+
+
+def kernel_for(spec):
+    from kernels import cpu
+
+    user = None
+    if spec.user_observables:
+        user = cpu.chain_observables([fn for _, fn in spec.user_observables])
+    n_builtin = len(spec.observables) - len(spec.user_observables)
+    return cpu.get_kernel(type(spec.model).__name__, type(spec.algorithm).__name__, user, n_builtin)
+
+
+def run(spec, progress):
+    """Run ``spec`` chunk by chunk of whole statistics blocks; (Accumulator, diverged)."""
+    kernel = kernel_for(spec)
+    M, v, p = model_arrays(spec.model)
+    ap, ai = algorithm_arrays(spec.model, spec.algorithm)
+    n_perm = perm_length(spec.model, spec.algorithm)
+    steps = spec.record_steps
+    R, O = len(steps), len(spec.observables)
+    acc = Accumulator(R, O)
+    total_blocks = -(-spec.paths // STAT_BLOCK)
+    threads = numba.get_num_threads()
+    # per block: statistics (2 R O floats) and scratch (5 d floats, 2 index arrays)
+    cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + 5 * spec.model.dim + 2 * n_perm + 8))
+    if spec.chunk_size is not None:
+        fixed = max(1, -(-spec.chunk_size // STAT_BLOCK))
+    else:
+        fixed = None
+    chunk = min(fixed or threads, cap)
+    seed = np.uint64(spec.seed)
+    label = f"simulate {type(spec.algorithm).__name__} [cpu]"
+    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+        first = 0
+        while first < total_blocks:
+            nb = min(chunk, total_blocks - first)
+            cnt = np.zeros((nb, R), dtype=np.int64)
+            mean = np.zeros((nb, R, O))
+            m2 = np.zeros((nb, R, O))
+            start = time.perf_counter()
+            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, n_perm, cnt, mean, m2)
+            elapsed = time.perf_counter() - start
+            acc.add_blocks(cnt, mean, m2)
+            done = min((first + nb) * STAT_BLOCK, spec.paths) - min(first * STAT_BLOCK, spec.paths)
+            bar.update(done * max(spec.n_steps, 1))
+            first += nb
+            if fixed is None:
+                # grow towards CHUNK_SECONDS of work, in whole rounds of threads
+                target = nb * CHUNK_SECONDS / max(elapsed, 1e-4)
+                chunk = int(min(cap, max(threads, min(4 * nb, target))))
+    return acc, spec.paths - acc.count
