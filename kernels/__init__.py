@@ -12,3 +12,21 @@ STAT_BLOCK = 64
 #: diverged.  Below it, quadratic observables (~1e100) and their squares in the
 #: variance (~1e200) stay finite in float64.
 DIVERGENCE_BOUND = 1e50
+
+
+def tagged(jit, tag):
+    """``jit``, after prefixing the function's qualified name with ``tag``.
+
+    Numba names compiled symbols by qualified name and a per-process counter.
+    Functions made by a factory share a qualified name (``finite.<locals>.
+    batch_grad`` for every finite model), so two kernels compiled in different
+    processes could carry different functions under one symbol name, and when
+    both are loaded from the disk cache one kernel would call the other's
+    function.  A tag per model keeps every symbol name unique to its code.
+    """
+
+    def decorate(f):
+        f.__qualname__ = f"{tag}.{f.__qualname__}"
+        return jit(f)
+
+    return decorate

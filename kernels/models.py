@@ -34,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import rng as R
+from . import tagged
 
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
 
@@ -46,13 +47,15 @@ def build(jit, xp, rng):
     kind_noise = np.uint64(R.KIND_NOISE)
 
     # ---------------------------------------------------------------- finite
-    def finite(sample_grad_add, prepare, n_rows):
+    def finite(sample_grad_add, prepare, n_rows, tag):
         """batch_grad, noise_unit and sigma1_trace of a finite data set from its g_i.
 
-        ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``.
+        ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``;
+        ``tag`` (the model's name) keeps the compiled symbols apart.
         """
+        tjit = tagged(jit, tag)
 
-        @jit
+        @tjit
         def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
             d = x.shape[0]
             n = n_rows(M, p)
@@ -87,7 +90,7 @@ def build(jit, xp, rng):
             for c in range(d):
                 out[c] = out[c] / B
 
-        @jit
+        @tjit
         def noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out):
             # (1/sqrt(n)) sum_i z_i (g_i - gbar) = (sum_i z_i g_i - (sum_i z_i) gbar) / sqrt(n),
             # one pass over the data; covariance Sigma_1(x) exactly.
@@ -115,7 +118,7 @@ def build(jit, xp, rng):
             for c in range(d):
                 out[c] = (out[c] - zsum * (t2[c] / n)) * scale
 
-        @jit
+        @tjit
         def sigma1_trace(x, M, v, p, aux, t1, t2):
             # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |gbar|^2
             d = x.shape[0]
@@ -182,7 +185,7 @@ def build(jit, xp, rng):
                 s += x[k] * M[n + k, c]
             out[c] = s - v[n + c]
 
-    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, n_from_p)
+    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, n_from_p, "LinearRegression")
 
     # ------------------------------------------------------ SphereRegression
     @jit
@@ -239,7 +242,7 @@ def build(jit, xp, rng):
         for c in range(d):
             out[c] = out[c] / n
 
-    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, n_from_p)
+    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, n_from_p, "SphereRegression")
 
     # -------------------------------------------- GaussianLinearRegression
     @jit

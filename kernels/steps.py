@@ -19,12 +19,18 @@ Step signature::
 from __future__ import annotations
 
 from . import rng as R
+from . import tagged
 
 ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
 
 
-def build(jit, model):
-    """Steps of every algorithm and the observables, for one model namespace."""
+def build(jit, model, tag):
+    """Steps of every algorithm and the observables, for one model namespace.
+
+    ``tag`` (the model's name) keeps the compiled symbols of each model's
+    steps apart (see ``kernels.tagged``).
+    """
+    jit = tagged(jit, tag)
     batch_grad = model["batch_grad"]
     grad = model["grad"]
     noise_unit = model["noise_unit"]

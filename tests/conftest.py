@@ -1,5 +1,8 @@
 """Shared fixtures and the hypothesis profiles.
 
+CUDA: the CUDA tests run on numba's simulator (``NUMBA_ENABLE_CUDASIM=1``, set
+here) at tiny sizes; ``TOYLAB_TEST_GPU=1`` runs them on a GPU at larger sizes.
+
 Profiles: ``ci`` (default; bounded, derandomised, no deadline because numba
 compiles on first call) and ``thorough`` (many random examples); choose with
 ``TOYLAB_HYPOTHESIS_PROFILE=thorough``.  A failing example prints its
@@ -7,6 +10,11 @@ compiles on first call) and ``thorough`` (many random examples); choose with
 """
 
 import os
+
+# CUDA tests run on numba's CUDA simulator unless TOYLAB_TEST_GPU=1 asks for a
+# real GPU (and larger sizes).  Numba reads this when it is first imported.
+if os.environ.get("TOYLAB_TEST_GPU") != "1":
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
 
 import numpy as np
 import pytest

@@ -109,3 +109,30 @@ def test_unknown_kernel_names_are_refused():
         cpu.get_kernel("Banana", "SGD")
     with pytest.raises(ValueError, match="no compiled kernel for algorithm"):
         cpu.get_kernel("LinearRegression", "Adam")
+
+
+CACHED = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from tests.test_models import MODELS
+    from toylab import GD, SGD, simulate
+    x0 = np.array([0.9, -0.4, 1.2])
+    cases = {"sphere": (MODELS[1], SGD(0.1, 2)), "gauss": (MODELS[3], GD(0.1, weight_decay=0.05))}
+    for name in sys.argv[1:]:
+        model, alg = cases[name]
+        cpu = simulate(model, alg, x0, [0.1, 0.3], paths=70, seed=2, progress=False, backend="cpu")
+        ref = simulate(model, alg, x0, [0.1, 0.3], paths=70, seed=2, progress=False, backend="numpy")
+        np.testing.assert_allclose(cpu.mean("loss"), ref.mean("loss"), rtol=1e-11)
+    """
+)
+
+
+def test_kernels_compiled_in_different_processes_load_together(tmp_path):
+    """Each kernel compiled (and cached) by its own process, then both loaded
+    from the cache into a third: each must still call its own model's code."""
+    script = tmp_path / "cached.py"
+    script.write_text(CACHED)
+    env = dict(os.environ, TOYLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.getcwd())
+    for args in (["sphere"], ["gauss"], ["sphere", "gauss"]):
+        subprocess.run([sys.executable, str(script), *args], check=True, env=env, cwd=os.getcwd())

@@ -57,10 +57,28 @@ def _cpu_backend(spec, progress):
     return run(spec, progress)
 
 
-#: Backend names to the functions that run a :class:`RunSpec`.
-BACKENDS = {"cpu": _cpu_backend, "numpy": _numpy_backend}
+def _cuda_backend(spec, progress):
+    from ._cuda_backend import run
+
+    return run(spec, progress)
+
+
+#: Backend names to the functions that run a :class:`RunSpec`; ``"auto"`` is
+#: resolved to ``"cuda"`` where a GPU is usable, else ``"cpu"``.
+BACKENDS = {"cpu": _cpu_backend, "numpy": _numpy_backend, "cuda": _cuda_backend}
 #: Backends that run compiled kernels (user observables must be ``numba.njit``).
-COMPILED_BACKENDS = ("cpu",)
+COMPILED_BACKENDS = ("cpu", "cuda")
+
+
+def resolve_backend(backend):
+    """The backend that runs: ``"auto"`` becomes ``"cuda"`` or ``"cpu"``."""
+    if not isinstance(backend, str) or backend not in BACKENDS and backend != "auto":
+        raise ValueError(f"backend must be one of {tuple(BACKENDS) + ('auto',)}, got {backend!r}")
+    if backend == "auto":
+        from ._cuda_backend import unavailable_reason
+
+        return "cpu" if unavailable_reason() else "cuda"
+    return backend
 
 
 def simulate(
@@ -94,8 +112,11 @@ def simulate(
         In [0, 2**64).  Path p's random stream depends only on (seed, p).
     backend : str
         ``"cpu"`` (default): compiled Numba kernels, parallel over paths;
-        ``"numpy"``: the vectorised reference implementation.  With the same
-        seed both draw the same random numbers and agree up to rounding.
+        ``"numpy"``: the vectorised reference implementation; ``"cuda"``: the
+        same kernels on an NVIDIA GPU (``pip install 'toylab[cuda]'``);
+        ``"auto"``: cuda where a GPU is usable, else cpu.  With the same seed
+        every backend draws the same random numbers, and they agree up to
+        rounding.
     progress : bool
         Show a progress bar on stderr for runs longer than about two seconds.
     observables : dict of str to callable, optional
@@ -128,8 +149,7 @@ def simulate(
     seed = V.integer("seed", seed, minimum=0)
     if seed >= 2**64:
         raise ValueError(f"seed must be < 2**64, got {seed}")
-    if not isinstance(backend, str) or backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, got {backend!r}")
+    backend = resolve_backend(backend)
     if chunk_size is not None:
         chunk_size = V.integer("chunk_size", chunk_size, minimum=1)
     names = [n for n in BUILTIN_OBSERVABLES if n != "noise_trace" or hasattr(algorithm, "batch_size")]
@@ -142,6 +162,11 @@ def simulate(
                 raise ValueError(f"observables: name {name!r} must be a string other than {tuple(names)}")
             if not callable(fn):
                 raise TypeError(f"observables[{name!r}] must be callable, got {type(fn).__name__}")
+            if backend == "cuda":
+                raise TypeError(
+                    f"observables[{name!r}]: backend='cuda' records the built-in observables only; "
+                    "user observables run on backend='cpu' (numba.njit functions) or backend='numpy'"
+                )
             if backend in COMPILED_BACKENDS and not hasattr(fn, "py_func"):
                 raise TypeError(
                     f"observables[{name!r}] must be a numba.njit function of x for backend={backend!r}; "

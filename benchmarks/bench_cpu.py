@@ -1,0 +1,152 @@
+"""Throughput of the numpy and cpu backends, measured in one run.
+
+    python benchmarks/bench_cpu.py            # the table in BENCHMARKS.md
+    python benchmarks/bench_cpu.py --quick    # smaller sizes, a smoke run
+
+Reports, per workload: path-steps per second (median of --repeat runs) for the
+``numpy`` and ``cpu`` backends and their ratio; achieved flop/s against this
+machine's dgemm peak measured in the same run (a roofline line); compile time
+(cold cache) and warm start-up, each in a fresh process; peak memory of a
+10^6-path run.
+
+Flops per path-step are counted from the kernels (multiply and add count one
+each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
+so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d; NGD and Euler-Maruyama
+H x - b (2d^2) and the exact noise, per sample a residual (2d), the gradient
+(d), its z-weighted and plain sums (4d), so 7nd + 2d^2 + 6d.  SphereRegression
+adds the normalisation, per sample 4d more in the residual and gradient.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from toylab import NGD, SGD, SVAG, EulerMaruyama, LinearRegression, SphereRegression, simulate  # noqa: E402
+
+N, D, B = 1000, 10, 8
+
+
+def models():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(N, D))
+    y = A @ rng.normal(size=D) + 0.1 * rng.normal(size=N)
+    return {"LinearRegression": LinearRegression(A, y), "SphereRegression": SphereRegression(A, np.zeros(N))}
+
+
+def flops(model_name, alg):
+    extra = 4 * D if model_name == "SphereRegression" else 0
+    if isinstance(alg, SGD):
+        return B * (4 * D + extra) + 3 * D
+    if isinstance(alg, SVAG):
+        return 2 * B * (4 * D + extra) + 5 * D
+    return N * (7 * D + extra) + 2 * D * D + 6 * D
+
+
+def dgemm_peak(size=2000, repeat=5):
+    a = np.random.default_rng(0).normal(size=(size, size))
+    a @ a
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        a @ a
+        times.append(time.perf_counter() - t)
+    return 2 * size**3 / np.median(times)
+
+
+def rate(model, alg, paths, steps, backend, repeat):
+    times_ = [steps * alg.step_time]
+    simulate(model, alg, np.full(D, 0.3), times_, paths=64, progress=False, backend=backend)  # compile/warm
+    runs = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        simulate(model, alg, np.full(D, 0.3), times_, paths=paths, seed=1, progress=False, backend=backend)
+        runs.append(time.perf_counter() - t)
+    return paths * steps / np.median(runs)
+
+
+def in_fresh_process(code, env=None):
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})}
+    )
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+START = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+import numpy as np
+sys.path.insert(0, '.')
+from toylab import LinearRegression, SGD, simulate
+rng = np.random.default_rng(0)
+A = rng.normal(size=(1000, 10)); model = LinearRegression(A, A @ rng.normal(size=10))
+t1 = time.perf_counter()
+simulate(model, SGD(0.01, 8), np.zeros(10), [0.01], paths=64, progress=False)
+t2 = time.perf_counter()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+PATHS = {paths}
+if PATHS:
+    simulate(model, SGD(0.01, 8), np.zeros(10), [0.01 * {steps}], paths=PATHS, progress=False)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps(dict(import_s=t1 - t0, first_simulate_s=t2 - t1, base_mb=base / 1024, peak_mb=peak / 1024)))
+"""
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    q = args.quick
+    import numba
+
+    print(f"# numpy {np.__version__}, numba {numba.__version__}, {numba.get_num_threads()} threads, {os.cpu_count()} cores")
+    peak = dgemm_peak(1000 if q else 2000)
+    print(f"# dgemm peak (numpy @, float64): {peak / 1e9:.1f} GFLOP/s")
+    print()
+    print("| model | algorithm | numpy path-steps/s | cpu path-steps/s | cpu / numpy | cpu GFLOP/s | % of dgemm peak |")
+    print("|---|---|---|---|---|---|---|")
+    algs = [SGD(0.01, B), SVAG(0.01, B, 8), NGD(0.01, B), EulerMaruyama(0.01, B, 0.01)]
+    for name, model in models().items():
+        for alg in algs:
+            cheap = isinstance(alg, (SGD, SVAG))
+            steps = 50 if q else (200 if cheap else 50)
+            cpu_paths = (20_000 if cheap else 500) if q else (100_000 if cheap else 2_000)
+            np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 1_000)
+            np_steps = steps if cheap else 10
+            r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat)
+            r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
+            gf = r_cpu * flops(name, alg)
+            print(
+                f"| {name} | {type(alg).__name__} | {r_np:.3g} | {r_cpu:.3g} | {r_cpu / r_np:.1f} | "
+                f"{gf / 1e9:.2f} | {100 * gf / peak:.1f} |"
+            )
+    print()
+    with tempfile.TemporaryDirectory() as cache:
+        cold = in_fresh_process(START.format(paths=0, steps=0), {"TOYLAB_CACHE_DIR": cache})
+        warm = in_fresh_process(START.format(paths=0, steps=0), {"TOYLAB_CACHE_DIR": cache})
+    print(f"compile (cold cache, SGD x LinearRegression): {cold['first_simulate_s']:.1f} s")
+    print(f"warm start-up: import {warm['import_s']:.2f} s + first simulate {warm['first_simulate_s']:.2f} s")
+    mem_paths = 100_000 if q else 1_000_000
+    mem = in_fresh_process(START.format(paths=mem_paths, steps=10))
+    print(
+        f"peak memory, {mem_paths:.0e} paths (SGD, 10 steps): {mem['peak_mb']:.0f} MB "
+        f"(process after import and warm-up: {mem['base_mb']:.0f} MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
