@@ -6,12 +6,13 @@ import sys
 import numpy as np
 import pytest
 
+from toylab import Ensemble
 from toylab.cli import main
 from toylab.experiments import ExactWeakError
 
 
 def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
-    assert main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+    assert main(["reproduce", "--quick", "--out", str(tmp_path), "--backend", "cpu"]) == 0
     png = tmp_path / "weak_error_exact.png"
     assert png.stat().st_size > 10_000
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -20,6 +21,12 @@ def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
     assert abs(res.slope() + 1) < 0.01
     out = capsys.readouterr().out
     assert "weak_error_exact: slope" in out and "wrote" in out
+    # the Monte Carlo figure: simulated on the chosen backend, checked against exact moments
+    assert (tmp_path / "svag_monte_carlo.png").stat().st_size > 10_000
+    ens = Ensemble.load(tmp_path / "svag_monte_carlo_l4.npz")
+    assert ens.config["algorithm"]["l"] == 4.0 and ens.config["backend"] == "cpu"
+    worst = float(out.split("largest |mean - exact| = ")[1].split()[0])
+    assert worst < 4
 
 
 def test_result_round_trip(tmp_path):
@@ -39,7 +46,7 @@ def test_result_round_trip(tmp_path):
     assert '"observable": "loss"' in res.to_json()
 
 
-@pytest.mark.parametrize("argv", [["reproduce", "--bogus"], ["nonsense"], []])
+@pytest.mark.parametrize("argv", [["reproduce", "--bogus"], ["nonsense"], [], ["reproduce", "--backend", "gpu"]])
 def test_bad_options_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -52,4 +59,5 @@ def test_bad_options_exit_2_with_one_line(argv, capsys):
 def test_console_entry_point_help():
     out = subprocess.run([sys.executable, "-m", "toylab", "reproduce", "--help"], capture_output=True, text=True)
     assert out.returncode == 0
-    assert "--quick" in out.stdout and "default: figures" in out.stdout
+    text = " ".join(out.stdout.split())
+    assert "--quick" in text and "default: figures" in text and "default: auto" in text

@@ -52,3 +52,22 @@ def plot_weak_error(result, path):
     ax2.set_title("l x error converges: error = C/l + O(1/l^2)")
     ax2.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
     save(fig, path)
+
+
+def plot_monte_carlo(times, runs, exact_sde, path, observable="loss"):
+    """Monte Carlo means (with 2-standard-error bars) against exact expectations.
+
+    ``runs``: list of (label, Ensemble, exact mean over ``times``).
+    """
+    fig, (ax,) = figure(1, width=6.0, height=4.0)
+    for i, (label, ens, exact_mean) in enumerate(runs):
+        color = f"C{i}"
+        ax.errorbar(ens.times, ens.mean(observable), yerr=2 * ens.stderr(observable), fmt="o", ms=3,
+                    color=color, capsize=2, label=f"{label}: simulated, +-2 s.e. ({ens.paths} paths)")
+        ax.plot(times, exact_mean, "-", color=color, lw=1, alpha=0.7)
+    ax.plot(times, exact_sde, "k--", lw=1.5, label="SDE (2), exact")
+    ax.set_xlabel("SDE time t (steps x lr / l)")
+    ax.set_ylabel(f"E {observable}(x_t)")
+    ax.set_title("Monte Carlo against exact moments (lines: exact, same colour)")
+    ax.legend(fontsize=7)
+    save(fig, path)
