@@ -17,7 +17,7 @@ NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 
 Signatures (``aux`` is a scratch array of length >= 1, ``t1`` of length d):
 
-* ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, out)``
+* ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
 * ``batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind,
   epoch_kind, aux, t1, out)``: a batch gradient, drawing the batch from the
@@ -151,31 +151,31 @@ def build(jit, xp, rng):
         pass
 
     @jit
+    def lr_residual(x, M, v, i):
+        # r_i = a_i.x - y_i
+        r = 0.0
+        for c in range(x.shape[0]):
+            r += M[i, c] * x[c]
+        return r - v[i]
+
+    @jit
     def lr_sample_grad_add(x, M, v, p, i, aux, out):
         # g_i = a_i (a_i.x - y_i)
-        d = x.shape[0]
-        r = 0.0
-        for c in range(d):
-            r += M[i, c] * x[c]
-        r -= v[i]
-        for c in range(d):
+        r = lr_residual(x, M, v, i)
+        for c in range(x.shape[0]):
             out[c] += M[i, c] * r
 
     @jit
     def lr_loss(x, M, v, p, aux):
-        d = x.shape[0]
         n = int(p[0])
         s = 0.0
         for i in range(n):
-            r = 0.0
-            for c in range(d):
-                r += M[i, c] * x[c]
-            r -= v[i]
+            r = lr_residual(x, M, v, i)
             s += r * r
         return 0.5 * s / n
 
     @jit
-    def lr_grad(x, M, v, p, out):
+    def lr_grad(x, M, v, p, aux, out):
         # grad L = H x - b with the precomputed H = A^T A / n, b = A^T y / n
         d = x.shape[0]
         n = int(p[0])
@@ -196,50 +196,42 @@ def build(jit, xp, rng):
         aux[0] = sqrt(s)
 
     @jit
-    def sp_sample_grad_add(x, M, v, p, i, aux, out):
-        # g_i = r_i (a_i - (a_i.u) u) / |x|, u = x / |x|
-        d = x.shape[0]
-        norm = aux[0]
+    def sp_cosine(x, M, i, norm):
+        # a_i.u with u = x / |x|
         au = 0.0
-        for c in range(d):
+        for c in range(x.shape[0]):
             au += M[i, c] * (x[c] / norm)
+        return au
+
+    @jit
+    def sp_sample_grad_add(x, M, v, p, i, aux, out):
+        # g_i = r_i (a_i - (a_i.u) u) / |x|, r_i = a_i.u - y_i  (needs sp_prepare)
+        norm = aux[0]
+        au = sp_cosine(x, M, i, norm)
         r = au - v[i]
-        for c in range(d):
+        for c in range(x.shape[0]):
             out[c] += r * (M[i, c] - au * (x[c] / norm)) / norm
 
     @jit
     def sp_loss(x, M, v, p, aux):
-        d = x.shape[0]
         n = int(p[0])
         sp_prepare(x, aux)
-        norm = aux[0]
         s = 0.0
         for i in range(n):
-            au = 0.0
-            for c in range(d):
-                au += M[i, c] * (x[c] / norm)
-            r = au - v[i]
+            r = sp_cosine(x, M, i, aux[0]) - v[i]
             s += r * r
         return 0.5 * s / n
 
     @jit
-    def sp_grad(x, M, v, p, out):
-        d = x.shape[0]
+    def sp_grad(x, M, v, p, aux, out):
+        # grad L = (1/n) sum_i g_i
         n = int(p[0])
-        s = 0.0
-        for c in range(d):
-            s += x[c] * x[c]
-        norm = sqrt(s)
-        for c in range(d):
+        sp_prepare(x, aux)
+        for c in range(x.shape[0]):
             out[c] = 0.0
         for i in range(n):
-            au = 0.0
-            for c in range(d):
-                au += M[i, c] * (x[c] / norm)
-            r = au - v[i]
-            for c in range(d):
-                out[c] += r * (M[i, c] - au * (x[c] / norm)) / norm
-        for c in range(d):
+            sp_sample_grad_add(x, M, v, p, i, aux, out)
+        for c in range(x.shape[0]):
             out[c] = out[c] / n
 
     sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, n_from_p, "SphereRegression")
@@ -254,7 +246,7 @@ def build(jit, xp, rng):
         return 0.5 * s + 0.5 * p[0] * p[0]
 
     @jit
-    def gl_grad(x, M, v, p, out):
+    def gl_grad(x, M, v, p, aux, out):
         for c in range(x.shape[0]):
             out[c] = M[0, c] * (x[c] - M[1, c])
 
@@ -329,7 +321,7 @@ def build(jit, xp, rng):
         return 0.5 * s
 
     @jit
-    def nq_grad(x, M, v, p, out):
+    def nq_grad(x, M, v, p, aux, out):
         d = x.shape[0]
         for c in range(d):
             s = 0.0
@@ -359,7 +351,7 @@ def build(jit, xp, rng):
     def nq_batch(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
         d = x.shape[0]
         nq_correlated(seed, path, step, kind, M, d, t1)
-        nq_grad(x, M, v, p, out)
+        nq_grad(x, M, v, p, aux, out)
         root = sqrt(B)
         for c in range(d):
             out[c] = out[c] + t1[c] / root

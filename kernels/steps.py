@@ -64,7 +64,7 @@ def build(jit, model, tag):
     def noisy(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
         # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
-        grad(x, M, v, p, g)
+        grad(x, M, v, p, aux, g)
         noise_unit(x, M, v, p, seed, path, k, aux, t1, t2, g2)
         wd = ap[1]
         s = ap[2]
@@ -75,7 +75,7 @@ def build(jit, model, tag):
 
     @jit
     def gd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        grad(x, M, v, p, g)
+        grad(x, M, v, p, aux, g)
         lr = ap[0]
         wd = ap[1]
         for c in range(x.shape[0]):
@@ -89,7 +89,7 @@ def build(jit, model, tag):
             s += x[c] * x[c]
         obs[0] = s
         obs[1] = loss(x, M, v, p, aux)
-        grad(x, M, v, p, t1)
+        grad(x, M, v, p, aux, t1)
         s = 0.0
         for c in range(x.shape[0]):
             s += t1[c] * t1[c]
