@@ -40,6 +40,7 @@ STEPS = {}
 OBSERVE = {}
 for _name, _ns in MODELS.items():
     STEPS[_name], OBSERVE[_name] = _steps.build(_device, _ns, _name)
+START_PATH, FINITE = _steps.build_path(_device, DIVERGENCE_BOUND)
 
 _KERNELS = {}
 
@@ -76,7 +77,6 @@ def _make_kernel(step, observe):
         R = record_steps.shape[0]
         n_obs = mean.shape[2]
         n_steps = record_steps[R - 1]
-        n_perm = perm_all.shape[2]
         x = xl[:d]
         g = gl[:d]
         g2 = g2l[:d]
@@ -88,11 +88,7 @@ def _make_kernel(step, observe):
         for bi in range(cuda.blockIdx.x, n_blocks, cuda.gridDim.x):
             path = (first_block + bi) * STAT_BLOCK + tid
             alive = path < paths
-            for c in range(d):
-                x[c] = x0[c]
-            for i in range(n_perm):
-                perm1[i] = i
-                perm2[i] = i
+            START_PATH(x, x0, perm1, perm2)
             r = 0
             k = 0
             while True:
@@ -123,9 +119,7 @@ def _make_kernel(step, observe):
                     break
                 if alive:
                     step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-                    for c in range(d):
-                        if not (abs(x[c]) <= DIVERGENCE_BOUND):
-                            alive = False
+                    alive = FINITE(x)
                 k += 1
 
     return run_blocks

@@ -42,7 +42,7 @@ SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2
 def build(jit, xp, rng):
     """Compile every model's functions with ``jit``; returns {class name: namespace}."""
     sqrt = xp.sqrt
-    normal_pair = rng.normal_pair
+    next_normal = rng.next_normal
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
 
@@ -103,10 +103,7 @@ def build(jit, xp, rng):
             zsum = 0.0
             z1 = 0.0
             for i in range(n):
-                if i % 2 == 0:
-                    z, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(i // 2))
-                else:
-                    z = z1
+                z, z1 = next_normal(seed, path, step, kind_noise, i, z1)
                 for c in range(d):
                     t1[c] = 0.0
                 sample_grad_add(x, M, v, p, i, aux, t1)
@@ -272,10 +269,7 @@ def build(jit, xp, rng):
         for b in range(B):
             resid = 0.0
             for c in range(d + 1):
-                if t % 2 == 0:
-                    z, z1 = normal_pair(seed, path, step, kind, np.uint64(t // 2))
-                else:
-                    z = z1
+                z, z1 = next_normal(seed, path, step, kind, t, z1)
                 t += 1
                 if c < d:
                     t1[c] = M[2, c] * z
@@ -298,15 +292,9 @@ def build(jit, xp, rng):
         scale = sqrt(rhr + p[0] * p[0])
         z1 = 0.0
         for c in range(d):
-            if c % 2 == 0:
-                z, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(c // 2))
-            else:
-                z = z1
+            z, z1 = next_normal(seed, path, step, kind_noise, c, z1)
             out[c] = scale * M[2, c] * z
-        if d % 2 == 0:
-            zl, z1 = normal_pair(seed, path, step, kind_noise, np.uint64(d // 2))
-        else:
-            zl = z1
+        zl, z1 = next_normal(seed, path, step, kind_noise, d, z1)
         for c in range(d):
             out[c] += M[0, c] * (x[c] - M[1, c]) * zl
 
@@ -340,10 +328,7 @@ def build(jit, xp, rng):
             out[c] = 0.0
         z1 = 0.0
         for k in range(d):
-            if k % 2 == 0:
-                z, z1 = normal_pair(seed, path, step, kind, np.uint64(k // 2))
-            else:
-                z = z1
+            z, z1 = next_normal(seed, path, step, kind, k, z1)
             for c in range(d):
                 out[c] += z * M[d + k, c]
 

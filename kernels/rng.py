@@ -165,6 +165,17 @@ def build(jit, xp):
         return box_muller(w0, w1, w2, w3)
 
     @jit
+    def next_normal(seed, path, step, kind, t, carry):
+        """Normal ``t`` of the stream, for t = 0, 1, 2, ... in order.
+
+        Returns ``(z, carry)``: pass ``carry`` back in with t + 1, which reuses
+        the second normal of each Box-Muller pair.
+        """
+        if t % 2 == 0:
+            return normal_pair(seed, path, step, kind, t // 2)
+        return carry, carry
+
+    @jit
     def draw_bounded(buf, cur, seed, path, step, kind, n):
         """The next index in [0, n) of stream (seed, path, step, kind).
 
@@ -194,6 +205,7 @@ def build(jit, xp):
         box_muller=box_muller,
         lemire=lemire,
         normal_pair=normal_pair,
+        next_normal=next_normal,
         draw_bounded=draw_bounded,
     )
 

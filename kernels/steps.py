@@ -99,3 +99,29 @@ def build(jit, model, tag):
 
     steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
     return steps, observe
+
+
+def build_path(jit, bound):
+    """Per-path helpers shared by the CPU and CUDA ensemble kernels.
+
+    ``start(x, x0, perm1, perm2)`` puts a path at x0 with identity index
+    arrays; ``finite(x)`` is False once a coordinate is non-finite or above
+    ``bound`` (the path has diverged).
+    """
+
+    @jit
+    def start(x, x0, perm1, perm2):
+        for c in range(x.shape[0]):
+            x[c] = x0[c]
+        for i in range(perm1.shape[0]):
+            perm1[i] = i
+            perm2[i] = i
+
+    @jit
+    def finite(x):
+        for c in range(x.shape[0]):
+            if not (abs(x[c]) <= bound):
+                return False
+        return True
+
+    return start, finite
