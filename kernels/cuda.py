@@ -18,29 +18,21 @@ Importing this module needs ``numba.cuda``; it works under the CUDA simulator
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import cuda
 
-from . import DIVERGENCE_BOUND, STAT_BLOCK
-from . import models as _models
-from . import rng as _rng
+from . import STAT_BLOCK
 from . import steps as _steps
+from . import target as _target
 
 #: Largest dimension d the CUDA kernels take (local arrays need a fixed size).
 MAX_DIM = 64
 #: Largest number of observables recorded per path.
 MAX_OBS = 8
 
-_device = cuda.jit(device=True)
-RNG = _rng.build(_device, math)
-MODELS = _models.build(_device, math, RNG)
-STEPS = {}
-OBSERVE = {}
-for _name, _ns in MODELS.items():
-    STEPS[_name], OBSERVE[_name] = _steps.build(_device, _ns, _name)
-START_PATH, FINITE = _steps.build_path(_device, DIVERGENCE_BOUND)
+_GPU = _target.build(cuda.jit(device=True))
+RNG, MODELS, STEPS, OBSERVE = _GPU.rng, _GPU.models, _GPU.steps, _GPU.observe
+START_PATH, FINITE = _GPU.start_path, _GPU.finite
 
 _KERNELS = {}
 

@@ -47,7 +47,7 @@ def build(jit, xp, rng):
     kind_noise = np.uint64(R.KIND_NOISE)
 
     # ---------------------------------------------------------------- finite
-    def finite(sample_grad_add, prepare, n_rows, tag):
+    def finite(sample_grad_add, prepare, tag):
         """batch_grad, noise_unit and sigma1_trace of a finite data set from its g_i.
 
         ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``;
@@ -58,7 +58,7 @@ def build(jit, xp, rng):
         @tjit
         def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
             d = x.shape[0]
-            n = n_rows(M, p)
+            n = int(p[0])
             prepare(x, aux)
             for c in range(d):
                 out[c] = 0.0
@@ -95,7 +95,7 @@ def build(jit, xp, rng):
             # (1/sqrt(n)) sum_i z_i (g_i - gbar) = (sum_i z_i g_i - (sum_i z_i) gbar) / sqrt(n),
             # one pass over the data; covariance Sigma_1(x) exactly.
             d = x.shape[0]
-            n = n_rows(M, p)
+            n = int(p[0])
             prepare(x, aux)
             for c in range(d):
                 out[c] = 0.0
@@ -119,7 +119,7 @@ def build(jit, xp, rng):
         def sigma1_trace(x, M, v, p, aux, t1, t2):
             # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |gbar|^2
             d = x.shape[0]
-            n = n_rows(M, p)
+            n = int(p[0])
             prepare(x, aux)
             for c in range(d):
                 t2[c] = 0.0
@@ -137,10 +137,6 @@ def build(jit, xp, rng):
             return sq / n - mean_sq
 
         return batch_grad, noise_unit, sigma1_trace
-
-    @jit
-    def n_from_p(M, p):
-        return int(p[0])
 
     # ------------------------------------------------------ LinearRegression
     @jit
@@ -182,7 +178,7 @@ def build(jit, xp, rng):
                 s += x[k] * M[n + k, c]
             out[c] = s - v[n + c]
 
-    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, n_from_p, "LinearRegression")
+    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
 
     # ------------------------------------------------------ SphereRegression
     @jit
@@ -231,7 +227,7 @@ def build(jit, xp, rng):
         for c in range(x.shape[0]):
             out[c] = out[c] / n
 
-    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, n_from_p, "SphereRegression")
+    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression")
 
     # -------------------------------------------- GaussianLinearRegression
     @jit

@@ -187,7 +187,7 @@ def build(jit, xp):
             pos = cur[0]
             q = pos % 4
             if q == 0:
-                w0, w1, w2, w3 = block(seed, path, step, kind, np.uint64(pos // 4))
+                w0, w1, w2, w3 = block(seed, path, step, kind, pos // 4)
                 buf[0] = w0
                 buf[1] = w1
                 buf[2] = w2

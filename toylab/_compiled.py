@@ -58,3 +58,10 @@ def perm_length(model, algorithm):
     if model.finite and getattr(algorithm, "sampler", "with_replacement") != "with_replacement":
         return model.n_samples
     return 1
+
+
+def kernel_inputs(spec):
+    """``(M, v, p, ap, ai, n_perm)`` for a run: what every compiled kernel takes."""
+    M, v, p = model_arrays(spec.model)
+    ap, ai = algorithm_arrays(spec.model, spec.algorithm)
+    return M, v, p, ap, ai, perm_length(spec.model, spec.algorithm)

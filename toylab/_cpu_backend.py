@@ -9,7 +9,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import algorithm_arrays, model_arrays, perm_length
+from ._compiled import kernel_inputs
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -34,9 +34,7 @@ def kernel_for(spec):
 def run(spec, progress):
     """Run ``spec`` chunk by chunk of whole statistics blocks; (Accumulator, diverged)."""
     kernel = kernel_for(spec)
-    M, v, p = model_arrays(spec.model)
-    ap, ai = algorithm_arrays(spec.model, spec.algorithm)
-    n_perm = perm_length(spec.model, spec.algorithm)
+    M, v, p, ap, ai, n_perm = kernel_inputs(spec)
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
     acc = Accumulator(R, O)

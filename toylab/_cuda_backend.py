@@ -6,7 +6,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import algorithm_arrays, model_arrays, perm_length
+from ._compiled import kernel_inputs
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -49,9 +49,7 @@ def run(spec, progress):
     if n_obs > kc.MAX_OBS:  # pragma: no cover - user observables are refused before this
         raise ValueError(f"backend='cuda' records at most {kc.MAX_OBS} observables, got {n_obs}")
     kernel = kc.get_kernel(type(spec.model).__name__, type(spec.algorithm).__name__)
-    M, v, p = model_arrays(spec.model)
-    ap, ai = algorithm_arrays(spec.model, spec.algorithm)
-    n_perm = perm_length(spec.model, spec.algorithm)
+    M, v, p, ap, ai, n_perm = kernel_inputs(spec)
     steps = spec.record_steps
     args = [cuda.to_device(a) for a in (spec.x0, M, v, p, ap, ai)]
     d_steps = cuda.to_device(steps)

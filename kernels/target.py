@@ -1,0 +1,30 @@
+"""Everything one compilation target needs, built from the single source.
+
+``build(jit)`` compiles the generator (``kernels.rng``), every model's
+functions (``kernels.models``), every model's steps and observables
+(``kernels.steps``) and the per-path helpers with one decorator: ``numba.njit``
+for the CPU (``kernels.cpu``), ``numba.cuda.jit(device=True)`` for the GPU
+(``kernels.cuda``).
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+from . import DIVERGENCE_BOUND
+from . import models as _models
+from . import rng as _rng
+from . import steps as _steps
+
+
+def build(jit):
+    rng = _rng.build(jit, math)
+    models = _models.build(jit, math, rng)
+    steps, observe = {}, {}
+    for name, ns in models.items():
+        steps[name], observe[name] = _steps.build(jit, ns, name)
+    start_path, finite = _steps.build_path(jit, DIVERGENCE_BOUND)
+    return SimpleNamespace(
+        rng=rng, models=models, steps=steps, observe=observe, start_path=start_path, finite=finite
+    )
