@@ -1,5 +1,5 @@
 """toylab: when does SGD behave like its SDE?  Exact toy models and ensemble simulators."""
-from . import exact
+from . import exact, theory
 from .algorithms import GD, NGD, SDE, SGD, SVAG, EulerMaruyama
 from .ensemble import Ensemble
 from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
@@ -11,6 +11,7 @@ __all__ = [
     "simulate",
     "Ensemble",
     "exact",
+    "theory",
     "SGD",
     "SVAG",
     "NGD",

@@ -37,7 +37,7 @@ import scipy.linalg
 from ._time import check_times, record_steps
 from .algorithms import GD, SDE, SVAG, Algorithm
 
-__all__ = ["Moments", "StationaryMoments", "moments", "stationary", "quadratic_means"]
+__all__ = ["Moments", "StationaryMoments", "moments", "stationary", "quadratic_means", "sde_generator"]
 
 OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
 
@@ -122,6 +122,18 @@ def _unpack(z, d):
 
 def _sym(m):
     return 0.5 * (m + np.swapaxes(m, -1, -2))
+
+
+def sde_generator(model, sde):
+    """The matrix G of the SDE's moment ODE ``dz/dt = G z`` on ``z = (1, E x, vec E x x^T)``.
+
+    ``z(t) = expm(t G) z(0)``; its Taylor series ``sum_k t^k G^k z(0) / k!``
+    gives the SDE's short-time moments term by term (Lemma 4.6).
+    """
+    if not isinstance(sde, SDE):
+        raise TypeError(f"sde must be toylab.SDE, got {type(sde).__name__}")
+    _check(model, sde)
+    return _matrix(_sde_rhs(model, sde), model.dim)
 
 
 # ---------------------------------------------------------------------------

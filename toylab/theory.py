@@ -1,0 +1,274 @@
+"""Closed forms of the paper's statements: one-step moments, eqs. (9)-(12), Section 5.
+
+Everything here is a formula, with no simulation: the one-step moments of
+SGD and SVAG on a finite data set (Lemma 4.7), the norm dynamics of a
+scale-invariant loss with weight decay (eqs. (9)-(10)), the equilibrium
+relations (11)-(12), C-closeness (Definition 5.1) and the conditions under
+which an SDE approximation (Theorem 5.2) or the linear scaling rule
+(Theorems 5.5, 5.6) must fail.  ``docs/mathematics.md`` derives each one;
+``tests/properties`` checks them against exhaustive enumeration.
+
+Units.  For SGD at learning rate eta, ``R = E|x|^2``, ``G = E|grad L(x)|^2``
+and ``N = E tr Sigma_B(x)``.  For the SDE (6), whose diffusion is
+``eta Sigma_B``, the paper's ``N_bar = eta E tr Sigma_B(X)`` (eq. 12); the
+closeness of Theorem 5.2 compares ``N`` with ``N_bar / eta``, the same
+quantity in the same units.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import _validate as V
+from .algorithms import SGD, SVAG
+
+__all__ = [
+    "batch_third_moment",
+    "step_moments",
+    "sgd_norm_step",
+    "svag_norm_step",
+    "sgd_equilibrium_residual",
+    "svag_equilibrium_residual",
+    "sde_equilibrium_residual",
+    "closeness",
+    "c_close",
+    "sde_closeness_bound",
+    "min_sde_closeness",
+    "lsr_kappa_max",
+    "lsr_critical_ratio",
+]
+
+
+# ---------------------------------------------------------------------------
+# one-step moments on a finite data set (Lemma 4.7)
+
+
+def _finite_model(model):
+    if not getattr(model, "finite", False):
+        raise ValueError(
+            f"model {type(model).__name__} is a population model; closed-form third moments are "
+            "computed for finite data sets (LinearRegression, SphereRegression)"
+        )
+
+
+def batch_third_moment(model, x, batch_size, sampler="with_replacement"):
+    r"""Third central moment of the batch gradient, ``E xi^{(x)3}``, ``xi = grad L_gamma - grad L``.
+
+    With ``T_1 = (1/n) sum_i (g_i - grad L)^{(x)3}`` (the one-sample moment),
+
+    * with replacement (B independent draws): ``T_B = T_1 / B^2``;
+    * without replacement (a uniform B-subset of n), the finite-population
+      third moment of a sample mean: ``T_B = T_1 (n - B)(n - 2B) / (B^2 (n - 1)(n - 2))``
+      (``T_1`` for B = 1, zero for B = n).
+
+    Returns an array of shape (d, d, d).
+    """
+    _finite_model(model)
+    batch_size, sampler = model.check_batch(batch_size, sampler)
+    if sampler == "reshuffle":
+        sampler = "without_replacement"  # the per-step marginal of an epoch's batch
+    x = model.check_point(x, name="x")
+    g = model.per_sample_grads(x)
+    dev = g - g.mean(axis=0)
+    t1 = np.einsum("ni,nj,nk->ijk", dev, dev, dev) / model.n_samples
+    n, B = model.n_samples, batch_size
+    if sampler == "with_replacement":
+        return t1 / B**2
+    if B == 1:
+        return t1
+    if B == n:
+        return np.zeros_like(t1)  # the batch is the whole data set: no noise
+    return t1 * (n - B) * (n - 2 * B) / (B**2 * (n - 1) * (n - 2))
+
+
+def step_moments(model, algorithm, x):
+    r"""Exact first three moments of one step's increment ``Delta = x' - x`` from ``x``.
+
+    For SGD and SVAG on a finite data set (Lemma 4.7).  Write ``s = lr/l``
+    (``l = 1`` for SGD), ``v = grad L(x) + wd x`` and ``zeta`` the combined
+    gradient's deviation, ``zeta = c1 xi_1 + c2 xi_2`` with
+    ``c1 + c2 = 1``, ``c1^2 + c2^2 = l``, ``c1^3 + c2^3 = (3l - 1)/2``.  Then
+    ``Delta = -s (v + zeta)`` and
+
+    * (i)   ``E Delta = -(lr/l) v``
+    * (ii)  ``E Delta Delta^T = (lr/l)^2 v v^T + (lr^2/l) Sigma_B``
+    * (iii) ``E Delta^{(x)3} = -(lr/l)^3 v^{(x)3} - (lr^3/l^2) Sym(v (x) Sigma_B)
+      - (lr^3 (3l - 1)/(2 l^3)) T_B``
+
+    with ``Sym(v (x) S)_{ijk} = v_i S_jk + v_j S_ik + v_k S_ij`` and ``T_B``
+    from :func:`batch_third_moment`.  Every term of (iii) is O(lr^3 / l^2).
+
+    Returns
+    -------
+    dict with ``"mean"`` (d,), ``"second"`` (d, d) and ``"third"`` (d, d, d).
+    """
+    if not isinstance(algorithm, (SGD, SVAG)):
+        raise TypeError(f"algorithm must be SGD or SVAG, got {type(algorithm).__name__}")
+    _finite_model(model)
+    x = model.check_point(x, name="x")
+    B, sampler = algorithm.batch_size, algorithm.sampler
+    l = algorithm.l if isinstance(algorithm, SVAG) else 1.0
+    s = algorithm.lr / l
+    v = model.grad(x) + algorithm.weight_decay * x
+    sigma = model.noise_cov(x, B, sampler if sampler != "reshuffle" else "without_replacement")
+    third_dev = batch_third_moment(model, x, B, sampler)
+    cube = 0.5 * (3.0 * l - 1.0)  # c1^3 + c2^3
+    sym = np.einsum("i,jk->ijk", v, sigma) + np.einsum("j,ik->ijk", v, sigma) + np.einsum("k,ij->ijk", v, sigma)
+    return {
+        "mean": -s * v,
+        "second": s**2 * (np.outer(v, v) + l * sigma),
+        "third": -(s**3) * (np.einsum("i,j,k->ijk", v, v, v) + l * sym + cube * third_dev),
+    }
+
+
+# ---------------------------------------------------------------------------
+# norm dynamics of scale-invariant losses (eqs. 9-10)
+
+
+def sgd_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay):
+    r"""``E[|x_{k+1}|^2 | x_k]`` for SGD on a scale-invariant loss, eqs. (9)-(10).
+
+    Because ``<grad l_i(x), x> = 0``, the cross term vanishes:
+    ``E|x'|^2 = (1 - lr wd)^2 |x|^2 + lr^2 (|grad L(x)|^2 + tr Sigma_B(x))``.
+    """
+    return svag_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay, 1.0)
+
+
+def svag_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay, l):
+    r"""The SVAG analogue of eqs. (9)-(10): step lr/l and noise covariance l Sigma_B.
+
+    ``E|x'|^2 = (1 - lr wd / l)^2 |x|^2 + (lr/l)^2 (|grad L(x)|^2 + l tr Sigma_B(x))``.
+    """
+    s = lr / l
+    return (1.0 - s * weight_decay) ** 2 * sq_norm + s**2 * (grad_sq_norm + l * noise_trace)
+
+
+# ---------------------------------------------------------------------------
+# equilibria (eqs. 11-12)
+
+
+def sgd_equilibrium_residual(R, G, N, lr, weight_decay):
+    r"""Residual of eq. (11), ``(2 - lr wd) wd R - lr (G + N)``: zero at SGD's equilibrium.
+
+    Taking expectations of eqs. (9)-(10) at stationarity, ``E|x'|^2 = E|x|^2 = R``.
+    """
+    return (2.0 - lr * weight_decay) * weight_decay * R - lr * (G + N)
+
+
+def svag_equilibrium_residual(R, G, N, lr, weight_decay, l):
+    r"""SVAG's equilibrium relation, ``(2 - lr wd / l) wd R - lr (G / l + N)``.
+
+    From :func:`svag_norm_step` at stationarity; as l grows it tends to
+    eq. (12) with ``N_bar = lr N``.
+    """
+    return (2.0 - lr * weight_decay / l) * weight_decay * R - lr * (G / l + N)
+
+
+def sde_equilibrium_residual(R, N_bar, weight_decay):
+    r"""Residual of eq. (12), ``2 wd R - N_bar``, with ``N_bar = lr E tr Sigma_B(X)``.
+
+    By Ito's formula ``d|X|^2 = (-2 wd |X|^2 + lr tr Sigma_B(X)) dt + dM`` on a
+    scale-invariant loss (the drift term ``<grad L, X>`` vanishes).
+    """
+    return 2.0 * weight_decay * R - N_bar
+
+
+# ---------------------------------------------------------------------------
+# Definition 5.1 and Theorems 5.2, 5.5, 5.6
+
+
+def closeness(a, b):
+    r"""The smallest C >= 1 for which positive ``a`` and ``b`` are C-close (Definition 5.1).
+
+    ``a`` and ``b`` are C-close when ``b / C <= a <= C b``; for tuples of
+    statistics, every pair must be.  Returns ``max(a/b, b/a)`` over the pairs.
+    """
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    b = np.atleast_1d(np.asarray(b, dtype=float))
+    if a.shape != b.shape:
+        raise ValueError(f"a and b must have the same shape, got {a.shape} and {b.shape}")
+    if np.any(~(a > 0)) or np.any(~(b > 0)):
+        raise ValueError("closeness compares positive statistics (R, G, N); got a non-positive or NaN value")
+    return float(np.max(np.maximum(a / b, b / a)))
+
+
+def c_close(a, b, C):
+    """Definition 5.1: ``b / C <= a <= C b`` for every pair of statistics."""
+    C = V.real("C", C)
+    if C < 1:
+        raise ValueError(f"C must be >= 1, got {C}")
+    return closeness(a, b) <= C
+
+
+def _check_lr_wd(lr, weight_decay):
+    lr = V.real("lr", lr, positive=True)
+    weight_decay = V.real("weight_decay", weight_decay, nonnegative=True)
+    if lr * weight_decay >= 2:
+        raise ValueError(f"lr * weight_decay must be < 2 for an equilibrium to exist, got {lr * weight_decay}")
+    return lr, weight_decay
+
+
+def sde_closeness_bound(C, lr, weight_decay):
+    r"""Theorem 5.2: if SGD's and the SDE's equilibria are C-close, ``G/N <= (1 - lr wd/2) C^2 - 1``.
+
+    Derivation: from (11), ``lr G = (2 - lr wd) wd R - lr N``.  C-closeness
+    gives ``R <= C R_bar`` and ``N_bar <= C lr N``, and (12) gives
+    ``2 wd R_bar = N_bar``, so
+    ``(2 - lr wd) wd R <= (1 - lr wd/2) C N_bar <= (1 - lr wd/2) C^2 lr N``.
+    A measured ``G/N`` above this bound proves the two are not C-close.
+    """
+    lr, weight_decay = _check_lr_wd(lr, weight_decay)
+    return (1.0 - 0.5 * lr * weight_decay) * C**2 - 1.0
+
+
+def min_sde_closeness(G, N, lr, weight_decay):
+    r"""The smallest C compatible with SGD's ``G/N`` under Theorem 5.2: ``sqrt((1 + G/N)/(1 - lr wd/2))``.
+
+    SGD's and the SDE's equilibria cannot be C-close for any smaller C.
+    """
+    lr, weight_decay = _check_lr_wd(lr, weight_decay)
+    if not (G >= 0 and N > 0):
+        raise ValueError(f"G must be >= 0 and N > 0, got G={G}, N={N}")
+    return math.sqrt((1.0 + G / N) / (1.0 - 0.5 * lr * weight_decay))
+
+
+def lsr_kappa_max(G, N, C, lr, weight_decay):
+    r"""Theorem 5.5: the largest kappa for which (C, kappa)-linear scaling invariance can hold.
+
+    Baseline SGD at (B, lr) has equilibrium (R, G, N); the scaled run at
+    (kappa B, kappa lr) has (R', G', N').  (C, kappa)-invariance asks R', G' and
+    the kappa-scaled ``kappa N'`` to be C-close to R, G and N.  Eq. (11) at both
+    and closeness give ``kappa G + N <= C^2 rho (G + N)`` with
+    ``rho = (2 - kappa lr wd)/(2 - lr wd)``, which solves to
+
+    ``kappa <= (2 C^2 (G + N)/(2 - lr wd) - N) / (G + C^2 (G + N) lr wd / (2 - lr wd))``.
+
+    With ``lr wd -> 0`` this is ``C^2 + (C^2 - 1) N/G``.  Any larger kappa breaks
+    the linear scaling rule, whatever happens at the scaled batch size.
+    """
+    lr, weight_decay = _check_lr_wd(lr, weight_decay)
+    if not (G > 0 and N >= 0):
+        raise ValueError(f"G must be > 0 and N >= 0, got G={G}, N={N}")
+    a = 2.0 * C**2 * (G + N) / (2.0 - lr * weight_decay)
+    b = C**2 * (G + N) * lr * weight_decay / (2.0 - lr * weight_decay)
+    return (a - N) / (G + b)
+
+
+def lsr_critical_ratio(kappa, C, lr, weight_decay):
+    r"""Theorem 5.6: the largest baseline G/N for which (C, kappa)-invariance can hold.
+
+    The same inequality as :func:`lsr_kappa_max`, solved for the baseline's
+    ``G/N``: ``G/N <= (C^2 rho - 1)/(kappa - C^2 rho)`` when ``kappa > C^2 rho``
+    (``inf`` otherwise: no G/N rules the scaling out).  A negative value
+    means no baseline can satisfy it.  Increasing in C and decreasing in kappa.
+    """
+    lr, weight_decay = _check_lr_wd(lr, weight_decay)
+    kappa = V.real("kappa", kappa, positive=True)
+    if kappa * lr * weight_decay >= 2:
+        raise ValueError(f"kappa * lr * weight_decay must be < 2 for the scaled run to have an equilibrium, got {kappa * lr * weight_decay}")
+    rho = (2.0 - kappa * lr * weight_decay) / (2.0 - lr * weight_decay)
+    if kappa <= C**2 * rho:
+        return math.inf
+    return (C**2 * rho - 1.0) / (kappa - C**2 * rho)
