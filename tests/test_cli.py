@@ -27,6 +27,15 @@ def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
     assert ens.config["algorithm"]["l"] == 4.0 and ens.config["backend"] == "cpu"
     worst = float(out.split("largest |mean - exact| = ")[1].split()[0])
     assert worst < 4
+    # every experiment's figure, with data that loads back into its result object
+    from toylab.experiments import EquilibriumResult, LsrResult, RegimesResult, StationaryResult, SvagPathsResult
+
+    for name, cls in [("stationary", StationaryResult), ("regimes", RegimesResult),
+                      ("equilibrium", EquilibriumResult), ("lsr", LsrResult)]:
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+        cls.load(tmp_path / f"{name}.npz")
+    assert (tmp_path / "svag_paths.png").stat().st_size > 10_000
+    SvagPathsResult.load(tmp_path / "svag_paths_large_lr.npz")
 
 
 def test_result_round_trip(tmp_path):
@@ -46,7 +55,24 @@ def test_result_round_trip(tmp_path):
     assert '"observable": "loss"' in res.to_json()
 
 
-@pytest.mark.parametrize("argv", [["reproduce", "--bogus"], ["nonsense"], [], ["reproduce", "--backend", "gpu"]])
+BAD = [
+    ["reproduce", "--bogus"],
+    ["nonsense"],
+    [],
+    ["reproduce", "--backend", "gpu"],
+    ["stationary", "--lrs", "-1"],
+    ["regimes", "--batch-sizes", "0"],
+    ["weak-error", "--model", "sphere"],
+    ["equilibrium", "--weight-decay", "0"],
+    ["simulate", "--lr", "abc"],
+    ["simulate", "--data", "/no/such/file.npz"],
+    ["simulate", "--model", "quadratic", "--data", "x.npz"],
+    ["lsr", "--workers", "2", "--scheduler", "tcp://h:1"],
+    ["simulate", "--x0", "1", "2"],
+]
+
+
+@pytest.mark.parametrize("argv", BAD)
 def test_bad_options_exit_2_with_one_line(argv, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -61,3 +87,66 @@ def test_console_entry_point_help():
     assert out.returncode == 0
     text = " ".join(out.stdout.split())
     assert "--quick" in text and "default: figures" in text and "default: auto" in text
+
+
+COMMANDS = ["weak-error", "equilibrium", "lsr", "stationary", "regimes", "simulate"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_shows_defaults(command, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([command, "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--model", "--data", "--lr", "--paths", "--seed", "--backend", "--json", "--out", "--workers",
+                   "--scheduler"):
+        assert option in text
+    assert "(default: 0.1)" in text or "(default: 0.2)" in text or "(default: 0.02)" in text
+
+
+def test_command_json_and_out(tmp_path, capsys):
+    import json
+
+    from toylab.experiments import StationaryResult
+
+    out = tmp_path / "s.npz"
+    assert main(["stationary", "--lrs", "0.1", "0.5", "--batch-size", "2", "--json", "--out", str(out)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["lrs"] == [0.1, 0.5] and data["config"]["batch_size"] == 2
+    back = StationaryResult.load(out)
+    assert back.trace_sgd.tolist() == data["trace_sgd"]
+
+
+def test_user_data_set(tmp_path, capsys):
+    """--data FILE.npz runs a command on the user's (A, y)."""
+    rng = np.random.default_rng(0)
+    data = tmp_path / "mine.npz"
+    np.savez(data, A=rng.normal(size=(12, 2)), y=rng.normal(size=12))
+    assert main(["weak-error", "--data", str(data), "--levels", "5", "--steps", "4", "--json"]) == 0
+    import json
+
+    res = json.loads(capsys.readouterr().out)
+    assert res["config"]["model"] == {"model": "LinearRegression", "dim": 2, "n_samples": 12}
+    assert main(["simulate", "--data", str(data), "--model", "sphere", "--paths", "64", "--json",
+                 "--x0", "1", "1"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["config"]["model"]["model"] == "SphereRegression" and len(res["loss"]["mean"]) == 11
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, A=np.ones((3, 2)))
+    with pytest.raises(SystemExit) as info:
+        main(["simulate", "--data", str(bad)])
+    assert info.value.code == 2
+    assert "missing array(s) y" in capsys.readouterr().err
+
+
+def test_examples_run():
+    """The teaching scripts run, each well under 30 s."""
+    import os
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=str(root))
+    for script in sorted((root / "examples").glob("*.py")):
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120)
+        assert out.returncode == 0, (script.name, out.stderr[-2000:])
+        assert out.stdout.strip()

@@ -7,10 +7,11 @@ import time
 
 
 class Progress:
-    def __init__(self, total, *, enabled=True, label="simulate", delay=2.0, stream=None):
+    def __init__(self, total, *, enabled=True, label="simulate", delay=2.0, stream=None, unit="path-steps"):
         self.total = max(int(total), 1)
         self.enabled = bool(enabled)
         self.label = label
+        self.unit = unit
         self.delay = delay
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
@@ -32,7 +33,7 @@ class Progress:
         eta = elapsed * (1 - frac) / frac if frac > 0 else float("nan")
         bar = "#" * int(30 * frac)
         self.stream.write(
-            f"\r{self.label}: {100 * frac:5.1f}% |{bar:<30}| {self.done:.3g}/{self.total:.3g} path-steps "
+            f"\r{self.label}: {100 * frac:5.1f}% |{bar:<30}| {self.done:.3g}/{self.total:.3g} {self.unit} "
             f"[{elapsed:5.1f}s elapsed, {eta:5.1f}s left]"
         )
         self.stream.flush()

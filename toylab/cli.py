@@ -1,8 +1,17 @@
-"""The ``toylab`` command line."""
+"""The ``toylab`` command line: ``reproduce`` and one command per experiment.
+
+Every command takes the model (a built-in demo or ``--data FILE.npz`` with
+arrays ``A`` and ``y``), hyperparameters, ``--paths``, ``--seed`` and
+``--backend``; ``--json`` prints the result, ``--out FILE.npz`` saves it (it
+loads back with the result class's ``load``).  Sweeps run serially, on
+``--workers N`` local processes, or on a Dask cluster with ``--scheduler``.
+Bad options get one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -13,6 +22,14 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         # One line and exit code 2, never a traceback.
         self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+class UsageError(Exception):
+    """A bad option value found after parsing (reported like a parser error)."""
+
+
+# ---------------------------------------------------------------------------
+# models
 
 
 def _demo_regression(n=64, d=5, seed=0):
@@ -26,67 +43,251 @@ def _demo_regression(n=64, d=5, seed=0):
     return LinearRegression(A, y)
 
 
-def reproduce(out_dir, quick=False, backend="auto"):
-    """Write every figure and its data into ``out_dir``; returns the paths written."""
-    from . import exact
-    from .algorithms import SDE, SVAG
+def _demo_sphere(n=8, d=3, seed=1):
+    """The scale-invariant regression of the equilibrium figures: fixed, synthetic."""
+    from .models import SphereRegression
+
+    rng = np.random.default_rng(seed)
+    return SphereRegression(rng.normal(size=(n, d)), 0.5 * rng.normal(size=n))
+
+
+def _demo_gaussian():
+    from .models import GaussianLinearRegression
+
+    return GaussianLinearRegression([1.0, 0.5, 2.0], [1.0, 0.0, -1.0], 0.3)
+
+
+def _demo_quadratic():
+    from .models import NoisyQuadratic
+
+    return NoisyQuadratic(np.diag([1.0, 0.5, 2.0]), np.diag([0.3, 0.2, 0.4]))
+
+
+SPHERE_X0 = (1.0, 0.5, -0.5)
+MODELS = {"linear": _demo_regression, "sphere": _demo_sphere, "gaussian": _demo_gaussian, "quadratic": _demo_quadratic}
+
+
+def load_model(kind, data=None):
+    """The demo model ``kind``, or ``kind`` ('linear' or 'sphere') on the data set in ``data``."""
+    if data is None:
+        return MODELS[kind]()
+    from .models import LinearRegression, SphereRegression
+
+    if kind not in ("linear", "sphere"):
+        raise UsageError(f"--data needs --model linear or sphere (a finite data set), got --model {kind}")
+    path = Path(data)
+    if not path.is_file():
+        raise UsageError(f"--data {data}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("A", "y") if k not in f.files]
+            if missing:
+                raise UsageError(f"--data {data}: missing array(s) {', '.join(missing)} (need A of shape (n, d), y of shape (n,))")
+            A, y = f["A"], f["y"]
+    except (OSError, ValueError) as err:
+        raise UsageError(f"--data {data}: not a readable .npz file ({err})") from None
+    try:
+        return (LinearRegression if kind == "linear" else SphereRegression)(A, y)
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--data {data}: {err}") from None
+
+
+def _x0(args, model):
+    if args.x0 is not None:
+        if len(args.x0) != model.dim:
+            raise UsageError(f"--x0 has {len(args.x0)} values, the model has dimension {model.dim}")
+        return np.array(args.x0, dtype=float)
+    if model.scale_invariant:
+        x0 = np.ones(model.dim)
+        x0[: min(3, model.dim)] = SPHERE_X0[: min(3, model.dim)]
+        return x0
+    return np.zeros(model.dim)
+
+
+def _executor(args):
+    from .experiments import Executor
+
+    return Executor(workers=args.workers, scheduler=args.scheduler)
+
+
+# ---------------------------------------------------------------------------
+# commands
+
+
+def _cmd_weak_error(args, model):
     from .experiments import exact_weak_error
-    from .plotting import plot_monte_carlo, plot_weak_error
+
+    if not getattr(model, "has_exact_moments", False):
+        raise UsageError(f"weak-error computes exact weak errors on linear models; --model {args.model} has none")
+    ls = 2.0 ** np.arange(args.levels)
+    times = args.lr * np.arange(1, args.steps + 1)
+    return exact_weak_error(model, args.lr, args.batch_size, ls, times, x0=_x0(args, model),
+                            observable=args.observable, weight_decay=args.weight_decay)
+
+
+def _cmd_equilibrium(args, model):
+    from .experiments import equilibrium
+
+    return equilibrium(model, args.lr, args.batch_size, args.weight_decay, x0=_x0(args, model), time=args.time,
+                       ls=args.ls, dts=args.dts, paths=args.paths, seed=args.seed, backend=args.backend,
+                       executor=_executor(args))
+
+
+def _cmd_lsr(args, model):
+    from .experiments import lsr
+
+    return lsr(model, args.lr, args.batch_size, args.weight_decay, x0=_x0(args, model), kappas=args.kappas,
+               C=args.C, time=args.time, paths=args.paths, seed=args.seed, backend=args.backend,
+               executor=_executor(args))
+
+
+def _cmd_stationary(args, model):
+    from .experiments import stationary
+
+    return stationary(model, args.lrs, args.batch_size, ls=args.ls, weight_decay=args.weight_decay)
+
+
+def _cmd_regimes(args, model):
+    from .experiments import regimes
+
+    return regimes(model, args.batch_sizes, epochs=args.epochs, x0=_x0(args, model),
+                   weight_decay=args.weight_decay, executor=_executor(args))
+
+
+def _cmd_simulate(args, model):
+    from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
     from .simulate import simulate
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-
-    model = _demo_regression()
-    ls = 2.0 ** np.arange(7 if quick else 9)
-    lr = 0.1
-    result = exact_weak_error(model, lr, 4, ls, lr * np.arange(1, 11 if quick else 21), x0=np.zeros(model.dim))
-    png, data = out_dir / "weak_error_exact.png", out_dir / "weak_error_exact.npz"
-    plot_weak_error(result, png)
-    result.save(data)
-    written += [png, data]
-    ratios = ", ".join(f"{r:.4f}" for r in result.ratios)
-    print(f"weak_error_exact: slope {result.slope():.4f}; error(l)/error(2l) = {ratios}")
-
-    # Monte Carlo on the chosen backend against the exact moments it must match.
-    times = lr * np.arange(0, 21, 2)
-    x0 = np.zeros(model.dim)
-    runs, worst = [], 0.0
-    for i, l in enumerate((1, 4)):
-        alg = SVAG(lr, 4, l)
-        ens = simulate(model, alg, x0, times, paths=2_000 if quick else 100_000, seed=i, backend=backend)
-        exact_mean = exact.moments(model, alg, x0, times).mean("loss")
-        z = np.abs(ens.mean("loss") - exact_mean)[1:] / ens.stderr("loss")[1:]
-        worst = max(worst, float(z.max()))
-        runs.append((f"SVAG l={l}", ens, exact_mean))
-        data = out_dir / f"svag_monte_carlo_l{l}.npz"
-        ens.save(data)
-        written.append(data)
-    sde = exact.moments(model, SDE(lr, 4), x0, times).mean("loss")
-    png = out_dir / "svag_monte_carlo.png"
-    plot_monte_carlo(times, runs, sde, png)
-    written.append(png)
-    print(f"svag_monte_carlo [{runs[0][1].config['backend']}]: largest |mean - exact| = {worst:.2f} standard errors")
-    return written
+    common = {"weight_decay": args.weight_decay}
+    alg = {
+        "sgd": lambda: SGD(args.lr, args.batch_size, sampler=args.sampler, **common),
+        "svag": lambda: SVAG(args.lr, args.batch_size, args.l, sampler=args.sampler, **common),
+        "ngd": lambda: NGD(args.lr, args.batch_size, **common),
+        "em": lambda: EulerMaruyama(args.lr, args.batch_size, args.dt or args.lr / 10, **common),
+        "gd": lambda: GD(args.lr, **common),
+    }[args.algorithm]()
+    times = np.linspace(0.0, args.time, args.records + 1)
+    times = np.round(times / alg.step_time) * alg.step_time
+    return simulate(model, alg, _x0(args, model), np.unique(times), paths=args.paths, seed=args.seed,
+                    backend=args.backend)
 
 
-def main(argv=None):
+def _summary(result):
+    if hasattr(result, "summary"):
+        return result.summary()
+    lines = [repr(result)]
+    return "\n".join(lines)
+
+
+def _as_json(result):
+    if hasattr(result, "to_json"):
+        return result.to_json()
+    out = {"times": result.times.tolist(), "config": result.config, "versions": result.versions,
+           "count": result.count.tolist(), "diverged": result.diverged.tolist()}
+    for name in result.observables:
+        out[name] = {"mean": result.mean(name).tolist(), "stderr": result.stderr(name).tolist()}
+    return json.dumps(out, indent=2, default=float)
+
+
+COMMANDS = {
+    "weak-error": (_cmd_weak_error, "exact weak error of SVAG(l) against the SDE, l = 1, 2, 4, ... (Theorem 4.3)",
+                   "linear"),
+    "equilibrium": (_cmd_equilibrium, "equilibria of SGD, SVAG and Euler-Maruyama with weight decay (eqs. 9-12)",
+                    "sphere"),
+    "lsr": (_cmd_lsr, "predicted and observed breakdown of the linear scaling rule (Theorems 5.5, 5.6)", "sphere"),
+    "stationary": (_cmd_stationary, "exact stationary covariance of SGD and SVAG against the SDE's", "quadratic"),
+    "regimes": (_cmd_regimes, "best learning rate against batch size for a fixed budget (Smith et al.)", "linear"),
+    "simulate": (_cmd_simulate, "simulate one algorithm and print the observables' means", "linear"),
+}
+
+
+def _add_common(p, default_model):
+    p.add_argument("--model", choices=sorted(MODELS), default=default_model, help="built-in demo model")
+    p.add_argument("--data", metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")
+    p.add_argument("--x0", type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate eta")
+    p.add_argument("--batch-size", type=int, default=4, help="batch size B")
+    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay lambda")
+    p.add_argument("--paths", type=int, default=2000, help="Monte Carlo paths per run")
+    p.add_argument("--seed", type=int, default=0, help="random seed (run i of a sweep uses seed + i)")
+    p.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda", "numpy"], help="simulation backend")
+    p.add_argument("--workers", type=int, help="run a sweep's configurations on N local processes")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="run a sweep on a Dask cluster (tcp://host:port)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--out", metavar="FILE.npz", help="save the result (loads back with its class's load)")
+
+
+def build_parser():
     parser = _Parser(prog="toylab", description="When does SGD behave like its SDE? Exact toy models and simulators.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    rep = sub.add_parser(
-        "reproduce",
-        help="write every figure and its data under figures/",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    rep = sub.add_parser("reproduce", help="write every figure and its data under figures/", formatter_class=fmt)
     rep.add_argument("--out", default="figures", help="folder for the figures and their data")
     rep.add_argument("--quick", action="store_true", help="small sizes, for a fast check")
     rep.add_argument("--backend", default="auto", choices=["auto", "cpu", "cuda", "numpy"],
                      help="simulation backend (auto: cuda where a GPU is usable, else cpu)")
+    rep.add_argument("--workers", type=int, help="run sweeps on N local processes")
+    rep.add_argument("--scheduler", metavar="ADDRESS", help="run sweeps on a Dask cluster")
+    for name, (_, help_, default_model) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=fmt)
+        _add_common(p, default_model)
+        if name == "weak-error":
+            p.add_argument("--levels", type=int, default=9, help="l = 1, 2, ..., 2^(levels-1)")
+            p.add_argument("--steps", type=int, default=20, help="SGD steps of the horizon (SDE time steps x lr)")
+            p.add_argument("--observable", default="loss", choices=["loss", "sq_norm", "grad_sq_norm", "noise_trace"])
+        if name in ("equilibrium", "lsr"):
+            p.set_defaults(weight_decay=0.5, lr=0.2 if name == "equilibrium" else 0.02,
+                           batch_size=16 if name == "equilibrium" else 1)
+            p.add_argument("--time", type=float, default=12.0, help="SDE time of each run")
+        if name == "equilibrium":
+            p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8], help="SVAG parameters l")
+            p.add_argument("--dts", type=float, nargs="+", help="Euler-Maruyama steps (default lr/4, lr/8, lr/16)")
+        if name == "lsr":
+            p.add_argument("--kappas", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32], help="scalings kappa")
+            p.add_argument("--C", type=float, default=2**0.5, help="closeness constant of Definition 5.1")
+        if name == "stationary":
+            p.add_argument("--lrs", type=float, nargs="+", default=list(np.geomspace(0.01, 0.9, 12)),
+                           help="learning rates")
+            p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8, 16], help="SVAG parameters l")
+        if name == "regimes":
+            p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
+            p.add_argument("--epochs", type=float, default=2.0, help="budget in epochs")
+        if name == "simulate":
+            p.add_argument("--algorithm", choices=["sgd", "svag", "ngd", "em", "gd"], default="sgd")
+            p.add_argument("--l", type=float, default=4.0, help="SVAG parameter")
+            p.add_argument("--dt", type=float, help="Euler-Maruyama step (default lr/10)")
+            p.add_argument("--sampler", default="with_replacement",
+                           choices=["with_replacement", "without_replacement", "reshuffle"])
+            p.add_argument("--time", type=float, default=2.0, help="SDE time horizon")
+            p.add_argument("--records", type=int, default=10, help="record times")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "reproduce":
-        for path in reproduce(args.out, quick=args.quick, backend=args.backend):
-            print(f"wrote {path}")
+    try:
+        if args.command == "reproduce":
+            from .reproduce import reproduce
+
+            executor = _executor(args)
+            for path in reproduce(args.out, quick=args.quick, backend=args.backend, executor=executor):
+                print(f"wrote {path}")
+            return 0
+        fn = COMMANDS[args.command][0]
+        model = load_model(args.model, args.data)
+        result = fn(args, model)
+    except UsageError as err:
+        parser.exit(2, f"toylab {args.command}: error: {err}\n")
+    except (ValueError, TypeError) as err:
+        # validation errors of the library name the argument: report them as usage errors
+        parser.exit(2, f"toylab {args.command}: error: {err}\n")
+    except RuntimeError as err:  # e.g. no usable GPU for --backend cuda
+        parser.exit(2, f"toylab {args.command}: error: {err}\n")
+    print(_as_json(result) if args.json else _summary(result))
+    if args.out:
+        result.save(args.out)
+        print(f"wrote {args.out}", file=sys.stderr if args.json else sys.stdout)
     return 0
 
 

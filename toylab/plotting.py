@@ -71,3 +71,131 @@ def plot_monte_carlo(times, runs, exact_sde, path, observable="loss"):
     ax.set_title("Monte Carlo against exact moments (lines: exact, same colour)")
     ax.legend(fontsize=7)
     save(fig, path)
+
+
+def plot_stationary(result, path):
+    """Stationary tr Cov of SGD, SVAG(l) and the SDE against eta, and their ratios."""
+    fig, (ax, ax2) = figure(2)
+    ax.loglog(result.lrs, result.trace_sgd, "o-", label="SGD (exact)")
+    for i, l in enumerate(result.ls):
+        ax.loglog(result.lrs, result.trace_svag[i], "-", lw=1, label=f"SVAG l={l:g}")
+    ax.loglog(result.lrs, result.trace_sde, "k--", label="SDE (exact)")
+    ax.set_xlabel("learning rate eta")
+    ax.set_ylabel("tr Cov x at stationarity")
+    ax.set_title("stationary fluctuations")
+    ax.legend(fontsize=7)
+    ax2.semilogx(result.lrs, result.ratio, "o-", label="SGD / SDE")
+    for i, l in enumerate(result.ls):
+        ax2.semilogx(result.lrs, result.svag_ratio[i], "-", lw=1, label=f"SVAG l={l:g} / SDE")
+    if np.all(np.isfinite(result.predicted_ratio)):
+        ax2.semilogx(result.lrs, result.predicted_ratio, "k:", lw=2, label="Lyapunov closed form")
+    ax2.axhline(1.0, color="k", lw=0.8)
+    ax2.set_xlabel("learning rate eta")
+    ax2.set_ylabel("ratio of tr Cov to the SDE's")
+    ax2.set_title("discrete excess, closed by SVAG as l grows")
+    ax2.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_regimes(result, path):
+    """Best eta against B, with the linear (noise) and saturated (curvature) regimes."""
+    fig, (ax, ax2) = figure(2)
+    B = result.batch_sizes
+    ax.loglog(B, result.best_lr, "o-", label="best eta (exact final loss)")
+    ax.loglog(B, result.best_lr[0] * B / B[0], "k:", label="eta proportional to B")
+    ax.axhline(result.lr_limit, color="C3", ls="--", label="stability limit 2/lambda_max")
+    ax.axvline(result.b_noise, color="C2", ls="-.", label=f"B_noise = {result.b_noise:.3g}")
+    ax.set_xlabel("batch size B")
+    ax.set_ylabel("best learning rate eta")
+    ax.set_title(f"fixed budget of {result.config['epochs']:g} epochs")
+    ax.legend(fontsize=7)
+    for i, b in enumerate(B):
+        ax2.loglog(result.lrs, result.final_loss[i], "-", lw=1, label=f"B={b:g}")
+    ax2.set_xlabel("learning rate eta")
+    ax2.set_ylabel("E L(x) after the budget (exact)")
+    ax2.set_title("final loss over the eta grid")
+    ax2.legend(fontsize=6, ncol=2)
+    save(fig, path)
+
+
+def plot_equilibrium(result, path):
+    """Residual of eq. (12) on SVAG's and EM's equilibria, shrinking as l grows and dt shrinks."""
+    fig, (ax, ax2) = figure(2)
+    lr = result.config["lr"]
+    for kind, label, xs in ((1, "SVAG: x = 1/l", lambda p: 1 / p), (2, "EM: x = dt/eta", lambda p: p / lr)):
+        sel = result.kind == kind
+        x = xs(result.param[sel])
+        ax.errorbar(x, result.residual_12[sel], yerr=2 * result.residual_12_se[sel], fmt="o-", capsize=2, label=label)
+    sgd = result.kind == 0
+    ax.errorbar([1.0], result.residual_12[sgd], yerr=2 * result.residual_12_se[sgd], fmt="s", color="C3", capsize=2,
+                label="SGD (x = 1)")
+    if result.sde:
+        ax.errorbar([0.0], [result.sde["residual_12"]], yerr=[2 * result.sde["residual_12_se"]], fmt="*", ms=10,
+                    color="k", capsize=2, label="SDE (EM extrapolated)")
+    ax.axhline(0.0, color="k", lw=0.8)
+    ax.set_xlabel("1/l  or  dt/eta")
+    ax.set_ylabel("2 wd R - eta N   (eq. 12 residual, +-2 s.e.)")
+    ax.set_title("(12) approached as l grows and dt shrinks")
+    ax.legend(fontsize=7)
+    own = result.own_residual / result.own_residual_se
+    labels = [result.label(i) for i in range(len(result.kind))]
+    ax2.barh(range(len(own)), own, color=["C3" if k == 0 else "C0" if k == 1 else "C1" for k in result.kind])
+    ax2.axvline(-4, color="k", ls=":", lw=1)
+    ax2.axvline(4, color="k", ls=":", lw=1, label="+-4 s.e.")
+    ax2.set_yticks(range(len(own)), labels, fontsize=7)
+    ax2.set_xlabel("own balance residual / s.e.  ((11) for SGD)")
+    ax2.set_title("each equilibrium's own relation holds")
+    ax2.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_lsr(result, path):
+    """G/N against batch size with the Theorem 5.6 threshold; predicted and observed critical batch sizes."""
+    fig, (ax, ax2) = figure(2)
+    B = result.batch_sizes
+    gn = result.G_over_N
+    gn_se = gn * np.hypot(result.G_se / result.G, result.N_se / result.N)
+    ax.errorbar(B, gn, yerr=2 * gn_se, fmt="o-", capsize=2, label="G/N at equilibrium (+-2 s.e.)")
+    B0 = result.config["batch_size"]
+    ks = np.geomspace(1.0, result.kappas[-1], 200)
+    crit = np.array([result.critical_ratio(k) for k in ks])
+    finite = np.isfinite(crit) & (crit > 0)
+    ax.loglog(ks[finite] * B0, crit[finite], "k--", label=f"Theorem 5.6 threshold on baseline G/N (C^2={result.C ** 2:g})")
+    ax.axvline(result.kappa_max * B0, color="C3", ls="-.", label=f"predicted critical B = {result.kappa_max * B0:.3g}")
+    ax.axvline(result.kappa_observed * B0, color="C2", ls=":", lw=2,
+               label=f"observed: C-close up to B = {result.kappa_observed * B0:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("batch size kappa B (lr = kappa eta)")
+    ax.set_ylabel("G / N")
+    ax.set_title("when the linear scaling rule must fail")
+    ax.legend(fontsize=6)
+    ax2.errorbar(B, result.closeness, yerr=result.closeness - result.closeness_low, fmt="o-", capsize=2,
+                 label="closeness to the baseline (R, G, kappa N)")
+    ax2.axhline(result.C, color="k", ls="--", label=f"C = {result.C:.3g}")
+    ax2.set_xscale("log")
+    ax2.set_xlabel("batch size kappa B")
+    ax2.set_ylabel("smallest C for C-closeness (Def. 5.1)")
+    ax2.set_title("observed breakdown")
+    ax2.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_svag_paths(results, path, titles):
+    """Loss and |x|^2 against SDE time: SGD, SVAG(l), SDE; one row per setting."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(results), 2, figsize=(9.2, 3.4 * len(results)), squeeze=False)
+    for row, (res, title) in enumerate(zip(results, titles)):
+        for j, name in enumerate(("loss", "|x|^2")):
+            ax = axes[row, j]
+            for i, label in enumerate(res.labels):
+                style = "k--" if i == len(res.labels) - 1 else "-"
+                m, s = res.mean[i, j], res.stderr[i, j]
+                ax.plot(res.times, m, style, lw=1.2 if i else 1.8, label=label)
+                ax.fill_between(res.times, m - 2 * s, m + 2 * s, alpha=0.2)
+            ax.set_xlabel("SDE time t")
+            ax.set_ylabel(f"E {name} (+-2 s.e. bands)")
+            ax.set_title(f"{title}: {name}")
+            if j == 0:
+                ax.legend(fontsize=6)
+    save(fig, path)

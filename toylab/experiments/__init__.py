@@ -1,5 +1,41 @@
-"""Experiments: each a function returning a result object that saves and loads."""
+"""Experiments: each a function returning a result object that saves and loads.
 
+======================  =========================================================
+``exact_weak_error``    Theorem 4.3, exactly, on the linear models
+``equilibrium``         eqs. (9)-(12) and Theorem 5.2 on SphereRegression
+``lsr``                 Theorems 5.5, 5.6: where the linear scaling rule fails
+``svag_paths``          SVAG converging to the SDE along time (Figure 4)
+``stationary``          stationary covariance of SGD/SVAG against the SDE's
+``regimes``             best learning rate against batch size (Smith et al.)
+======================  =========================================================
+
+Sweeps take an ``executor`` (:class:`Executor`): serial, a local process
+pool, or a Dask cluster.
+"""
+
+from ._executor import Executor, run_sweep
+from .equilibrium import EquilibriumResult, equilibrium
+from .lsr import LsrResult, lsr
+from .regimes import RegimesResult, noise_scale, regimes
+from .stationary import StationaryResult, lyapunov_covariances, stationary
+from .svag_paths import SvagPathsResult, svag_paths
 from .weak_error import ExactWeakError, exact_weak_error
 
-__all__ = ["ExactWeakError", "exact_weak_error"]
+__all__ = [
+    "Executor",
+    "run_sweep",
+    "ExactWeakError",
+    "exact_weak_error",
+    "EquilibriumResult",
+    "equilibrium",
+    "LsrResult",
+    "lsr",
+    "SvagPathsResult",
+    "svag_paths",
+    "StationaryResult",
+    "stationary",
+    "lyapunov_covariances",
+    "RegimesResult",
+    "regimes",
+    "noise_scale",
+]

@@ -1,0 +1,153 @@
+"""The experiments: exact ones against closed forms, Monte Carlo ones in standard errors,
+every sweep the same on every executor, results that save and load."""
+
+import numpy as np
+import pytest
+
+from toylab import NoisyQuadratic, SphereRegression
+from toylab.cli import SPHERE_X0, _demo_regression, _demo_sphere
+from toylab.experiments import (
+    EquilibriumResult,
+    Executor,
+    LsrResult,
+    RegimesResult,
+    StationaryResult,
+    SvagPathsResult,
+    equilibrium,
+    lsr,
+    regimes,
+    stationary,
+    svag_paths,
+)
+
+
+@pytest.fixture(scope="module")
+def sphere():
+    return _demo_sphere()
+
+
+# ---------------------------------------------------------------------------
+# exact experiments
+
+
+def test_stationary_ratio_is_the_closed_form(tmp_path):
+    """Diagonal H and C: tr S_SGD / tr S_SDE from the exact moment maps equals the Lyapunov closed
+    form, and per direction the excess is exactly 1/(1 - eta h/2); SVAG closes it as 1/(1 - eta h/(2l))."""
+    h, c = np.array([1.0, 0.5, 2.0]), np.array([0.3, 0.2, 0.4])
+    lrs = np.geomspace(0.01, 0.9, 7)
+    res = stationary(NoisyQuadratic(np.diag(h), np.diag(c)), lrs, 2, ls=(2, 8))
+    np.testing.assert_allclose(res.ratio, res.predicted_ratio, rtol=1e-10)
+    for i, lr in enumerate(lrs):
+        s_sde = lr * c / 2 / (2 * h)
+        np.testing.assert_allclose(res.trace_sde[i], s_sde.sum(), rtol=1e-10)
+        np.testing.assert_allclose(res.trace_sgd[i], (s_sde / (1 - lr * h / 2)).sum(), rtol=1e-10)
+        for j, l in enumerate(res.ls):
+            np.testing.assert_allclose(res.trace_svag[j, i], (s_sde / (1 - lr * h / (2 * l))).sum(), rtol=1e-10)
+    assert np.all(np.diff(res.ratio) > 0) and np.all(res.svag_ratio[1] < res.svag_ratio[0])
+    res.save(tmp_path / "s.npz")
+    back = StationaryResult.load(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.trace_svag, res.trace_svag)
+
+
+def test_regimes_linear_then_saturating(tmp_path):
+    model = _demo_regression()
+    res = regimes(model, [1, 2, 4, 32, 64], epochs=2.0, progress=False)
+    # noise-dominated: eta doubles with B (to the grid's refinement)
+    assert 1.8 < res.best_lr[1] / res.best_lr[0] < 2.2 and 1.8 < res.best_lr[2] / res.best_lr[1] < 2.2
+    # curvature-dominated: far from linear, and below the stability limit
+    assert res.best_lr[-1] / res.best_lr[-2] < 1.4 and res.best_lr[-1] < res.lr_limit
+    assert res.batch_sizes[2] < res.b_noise < res.batch_sizes[-2]
+    res.save(tmp_path / "r.npz")
+    assert RegimesResult.load(tmp_path / "r.npz").b_noise == res.b_noise
+
+
+def test_sweeps_identical_on_every_executor():
+    """Serial, a process pool and a Dask cluster give the same numbers (each config has its own seed)."""
+    from dask.distributed import LocalCluster
+
+    model = _demo_regression(n=16, d=2)
+    serial = regimes(model, [1, 4], epochs=1.0, lrs=np.geomspace(0.01, 1.0, 6), progress=False)
+    pool = regimes(model, [1, 4], epochs=1.0, lrs=np.geomspace(0.01, 1.0, 6), progress=False,
+                   executor=Executor(workers=2))
+    np.testing.assert_array_equal(pool.final_loss, serial.final_loss)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        dask = regimes(model, [1, 4], epochs=1.0, lrs=np.geomspace(0.01, 1.0, 6), progress=False,
+                       executor=Executor(scheduler=cluster.scheduler_address))
+    np.testing.assert_array_equal(dask.final_loss, serial.final_loss)
+
+
+def test_executor_rejects_bad_input():
+    with pytest.raises(ValueError, match="not both"):
+        Executor(workers=2, scheduler="tcp://x:1")
+    with pytest.raises(ValueError, match="workers"):
+        Executor(workers=0)
+    with pytest.raises(TypeError, match="scheduler"):
+        Executor(scheduler=3)
+
+
+# ---------------------------------------------------------------------------
+# Monte Carlo experiments (small sizes; the figures use large ones)
+
+
+def test_equilibrium_relations(sphere, tmp_path):
+    """(11) for SGD, SVAG's relation and EM's hold within 4 s.e.; (12) holds for the extrapolated SDE
+    and is approached as l grows and dt shrinks; Theorem 5.2: SGD's closeness to the SDE is at
+    least the minimum its G/N allows."""
+    res = equilibrium(sphere, 0.2, 16, 0.5, x0=SPHERE_X0, time=12.0, paths=1000, seed=3, progress=False)
+    assert np.all(res.equilibrated)
+    assert np.all(np.abs(res.own_residual) < 4 * res.own_residual_se)
+    s = res.sde
+    assert abs(s["residual_12"]) < 4 * s["residual_12_se"]
+    svag = res.residual_12[res.kind == 1]
+    em = res.residual_12[res.kind == 2]
+    assert np.all(np.diff(svag) < 0) and np.all(np.diff(em) < 0) and svag[0] < res.residual_12[0]
+    closeness = max(s["closeness_R"], s["closeness_N"])
+    se = max(s["closeness_R_se"], s["closeness_N_se"])
+    assert closeness + 4 * se >= s["min_closeness"]
+    res.save(tmp_path / "e.npz")
+    back = EquilibriumResult.load(tmp_path / "e.npz")
+    assert back.summary() == res.summary()
+
+
+def test_equilibrium_numpy_backend_agrees(sphere):
+    """The experiment runs on the NumPy reference too, with the same numbers up to rounding."""
+    kw = dict(x0=SPHERE_X0, time=2.0, ls=(2,), dts=(0.05, 0.025), paths=64, seed=5, progress=False, burn_in=1.0)
+    a = equilibrium(sphere, 0.2, 4, 0.5, backend="numpy", **kw)
+    b = equilibrium(sphere, 0.2, 4, 0.5, backend="cpu", **kw)
+    np.testing.assert_allclose(a.R, b.R, rtol=1e-9)
+    np.testing.assert_allclose(a.N, b.N, rtol=1e-9)
+
+
+def test_equilibrium_rejects_bad_input(sphere):
+    with pytest.raises(ValueError, match="scale invariant"):
+        equilibrium(_demo_regression(), 0.1, 2, 0.5, x0=np.zeros(5))
+    with pytest.raises(ValueError, match="weight_decay"):
+        equilibrium(sphere, 0.1, 2, 0.0, x0=SPHERE_X0)
+    with pytest.raises(ValueError, match="lr \\* weight_decay"):
+        equilibrium(sphere, 5.0, 2, 0.5, x0=SPHERE_X0)
+
+
+def test_lsr_observed_within_prediction(sphere, tmp_path):
+    """Theorem 5.5: no kappa beyond kappa_max can be C-close; the sweep breaks at or before it."""
+    res = lsr(sphere, 0.02, 1, 0.5, x0=SPHERE_X0, kappas=(1, 2, 4, 8, 16, 32), time=12.0, paths=300, seed=7,
+              progress=False)
+    assert res.closeness[0] == 1.0
+    assert res.kappa_observed <= res.kappa_max
+    beyond = res.kappas > res.kappa_max
+    assert np.all(res.closeness_low[beyond] > res.C)
+    res.save(tmp_path / "l.npz")
+    assert LsrResult.load(tmp_path / "l.npz").kappa_max == res.kappa_max
+
+
+def test_svag_paths_converge_to_sde(sphere, tmp_path):
+    res = svag_paths(sphere, 0.05, 4, 0.5, x0=SPHERE_X0, time=2.0, ls=(4, 16), paths=500, seed=9, progress=False)
+    # by l = 16 the loss follows the SDE's within Monte Carlo noise at every record time
+    assert res.gap_to_sde("loss")[2] < 4.5
+    assert res.labels[-1].startswith("SDE")
+    res.save(tmp_path / "p.npz")
+    back = SvagPathsResult.load(tmp_path / "p.npz")
+    assert back.labels == res.labels and np.array_equal(back.mean, res.mean)
+
+
+def test_sphere_fixture_is_the_demo(sphere):
+    assert isinstance(sphere, SphereRegression) and sphere.dim == 3

@@ -1,0 +1,130 @@
+"""Noise- and curvature-dominated regimes of the best learning rate (Smith et al., 2020).
+
+On ``LinearRegression`` with a fixed budget of epochs, the final loss of SGD is
+computed exactly (``toylab.exact``) over an eta x B grid.  For small batches
+the best eta grows linearly with B (the noise-dominated regime, where SGD
+follows its SDE and only eta/B matters); for large batches it saturates below
+the stability limit ``2/lambda_max(H)`` (the curvature-dominated regime).  The
+crossover is near the noise scale
+
+    B_noise = tr(H Sigma_1(x)) / (grad L(x)^T H grad L(x)),
+
+evaluated at the start x0 (where the budget's loss decrease begins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import _validate as V
+from .. import exact
+from ..algorithms import SGD
+from ..ensemble import package_versions
+from ..results import Result
+from ._executor import run_sweep
+
+__all__ = ["RegimesResult", "regimes", "noise_scale"]
+
+
+def noise_scale(model, x):
+    """``B_noise = tr(H Sigma_1(x)) / (grad L^T H grad L)`` (Smith et al., 2020)."""
+    H = model.quadratic_form()[0]
+    g = model.grad(x)
+    return float(np.trace(H @ model.sigma1(x)) / (g @ H @ g))
+
+
+@dataclass(frozen=True, eq=False)
+class RegimesResult(Result):
+    """Exact final losses on an eta x B grid and the best eta per batch size.
+
+    Attributes
+    ----------
+    batch_sizes : (NB,)
+    lrs : (NE,) the eta grid
+    final_loss : (NB, NE) exact E L(x) after the budget (inf where SGD's moments diverge)
+    best_lr : (NB,) eta minimising the final loss (refined by a parabola in log eta)
+    b_noise : the noise scale at x0
+    lr_limit : 2 / lambda_max(H + wd)
+    """
+
+    batch_sizes: np.ndarray
+    lrs: np.ndarray
+    final_loss: np.ndarray
+    best_lr: np.ndarray
+    b_noise: float
+    lr_limit: float
+    config: dict = field(default_factory=dict)
+    versions: dict = field(default_factory=dict)
+
+    def summary(self):
+        pairs = ", ".join(f"B={b:g}: {lr:.3g}" for b, lr in zip(self.batch_sizes, self.best_lr))
+        return f"regimes: best lr {pairs}; B_noise = {self.b_noise:.3g}; 2/lambda_max = {self.lr_limit:.3g}"
+
+
+def _final_loss(args):
+    model, lr, B, steps, x0, wd = args
+    try:
+        m = exact.moments(model, SGD(lr, B, weight_decay=wd), x0, [steps * lr])
+        value = float(m.mean("loss")[0])
+    except (FloatingPointError, ValueError):
+        return np.inf
+    return value if np.isfinite(value) else np.inf
+
+
+def _refine(lrs, losses):
+    """argmin on the grid, refined by the vertex of a parabola through three points in log eta."""
+    i = int(np.argmin(losses))
+    if 0 < i < len(lrs) - 1 and np.all(np.isfinite(losses[i - 1 : i + 2])):
+        x = np.log(lrs[i - 1 : i + 2])
+        a, b, _ = np.polyfit(x, losses[i - 1 : i + 2], 2)
+        if a > 0:
+            return float(np.exp(np.clip(-b / (2 * a), x[0], x[2])))
+    return float(lrs[i])
+
+
+def regimes(model, batch_sizes, *, epochs=2.0, lrs=None, x0=None, weight_decay=0.0, executor=None, progress=True):
+    """Best learning rate against batch size for a fixed budget of epochs, exactly.
+
+    Parameters
+    ----------
+    model : LinearRegression
+    batch_sizes : increasing batch sizes (with replacement)
+    epochs : budget; B-batch SGD takes ``round(epochs n / B)`` steps
+    lrs : the eta grid (default: 48 log-spaced values up to the stability limit)
+    x0 : start (default 0)
+    executor : toylab.experiments.Executor for the grid (default serial)
+
+    Returns
+    -------
+    RegimesResult
+    """
+    if not getattr(model, "finite", False) or not getattr(model, "has_exact_moments", False):
+        raise TypeError(f"model must be a LinearRegression (finite, exact moments), got {type(model).__name__}")
+    batch_sizes = np.asarray([V.integer("batch_sizes", b, minimum=1) for b in np.atleast_1d(batch_sizes)])
+    epochs = V.real("epochs", epochs, positive=True)
+    H = model.quadratic_form()[0]
+    lr_limit = 2.0 / (np.linalg.eigvalsh(H)[-1] + weight_decay)
+    lrs = np.geomspace(lr_limit / 300, lr_limit * 0.999, 48) if lrs is None else V.as_array("lrs", lrs, ndim=1)
+    if np.any(lrs <= 0):
+        raise ValueError("lrs must be positive")
+    x0 = np.zeros(model.dim) if x0 is None else model.check_point(x0)
+    n = model.n_samples
+    configs = [
+        (model, float(lr), int(B), max(1, round(epochs * n / B)), x0, weight_decay) for B in batch_sizes for lr in lrs
+    ]
+    with np.errstate(all="ignore"):
+        losses = np.array(run_sweep(_final_loss, configs, executor, label="regimes", progress=progress))
+    final_loss = losses.reshape(len(batch_sizes), len(lrs))
+    best = np.array([_refine(lrs, row) for row in final_loss])
+    return RegimesResult(
+        batch_sizes=batch_sizes.astype(float),
+        lrs=np.asarray(lrs, dtype=float),
+        final_loss=final_loss,
+        best_lr=best,
+        b_noise=noise_scale(model, x0),
+        lr_limit=float(lr_limit),
+        config={"model": model.describe(), "epochs": epochs, "weight_decay": weight_decay, "x0": x0.tolist()},
+        versions=package_versions(),
+    )

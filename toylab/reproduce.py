@@ -1,0 +1,102 @@
+"""``toylab reproduce``: every figure, with its data beside it, from fixed seeds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["reproduce"]
+
+
+def _weak_error(out_dir, quick, backend):
+    from . import exact
+    from .algorithms import SDE, SVAG
+    from .cli import _demo_regression
+    from .experiments import exact_weak_error
+    from .plotting import plot_monte_carlo, plot_weak_error
+    from .simulate import simulate
+
+    written = []
+    model = _demo_regression()
+    ls = 2.0 ** np.arange(7 if quick else 9)
+    lr = 0.1
+    result = exact_weak_error(model, lr, 4, ls, lr * np.arange(1, 11 if quick else 21), x0=np.zeros(model.dim))
+    png, data = out_dir / "weak_error_exact.png", out_dir / "weak_error_exact.npz"
+    plot_weak_error(result, png)
+    result.save(data)
+    written += [png, data]
+    ratios = ", ".join(f"{r:.4f}" for r in result.ratios)
+    print(f"weak_error_exact: slope {result.slope():.4f}; error(l)/error(2l) = {ratios}")
+
+    # Monte Carlo on the chosen backend against the exact moments it must match.
+    times = lr * np.arange(0, 21, 2)
+    x0 = np.zeros(model.dim)
+    runs, worst = [], 0.0
+    for i, l in enumerate((1, 4)):
+        alg = SVAG(lr, 4, l)
+        ens = simulate(model, alg, x0, times, paths=2_000 if quick else 100_000, seed=i, backend=backend)
+        exact_mean = exact.moments(model, alg, x0, times).mean("loss")
+        z = np.abs(ens.mean("loss") - exact_mean)[1:] / ens.stderr("loss")[1:]
+        worst = max(worst, float(z.max()))
+        runs.append((f"SVAG l={l}", ens, exact_mean))
+        data = out_dir / f"svag_monte_carlo_l{l}.npz"
+        ens.save(data)
+        written.append(data)
+    sde = exact.moments(model, SDE(lr, 4), x0, times).mean("loss")
+    png = out_dir / "svag_monte_carlo.png"
+    plot_monte_carlo(times, runs, sde, png)
+    written.append(png)
+    print(f"svag_monte_carlo [{runs[0][1].config['backend']}]: largest |mean - exact| = {worst:.2f} standard errors")
+    return written
+
+
+def _save(result, plot, out_dir, name, *plot_args):
+    png, data = out_dir / f"{name}.png", out_dir / f"{name}.npz"
+    plot(result, png, *plot_args)
+    result.save(data)
+    print(result.summary())
+    return [png, data]
+
+
+def reproduce(out_dir, quick=False, backend="auto", executor=None):
+    """Write every figure and its data into ``out_dir``; returns the paths written."""
+    from .cli import SPHERE_X0, _demo_quadratic, _demo_regression, _demo_sphere
+    from .experiments import equilibrium, lsr, regimes, stationary, svag_paths
+    from .plotting import plot_equilibrium, plot_lsr, plot_regimes, plot_stationary, plot_svag_paths
+    from .simulate import resolve_backend
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    backend = resolve_backend(backend)
+    written = _weak_error(out_dir, quick, backend)
+    # user observables are not needed below, so every backend can run them
+    sphere, x0 = _demo_sphere(), np.array(SPHERE_X0)
+
+    res = stationary(_demo_quadratic(), np.geomspace(0.01, 0.9, 12 if quick else 24), 1, ls=(2, 4, 8, 16))
+    written += _save(res, plot_stationary, out_dir, "stationary")
+
+    lin = _demo_regression()
+    res = regimes(lin, [1, 2, 4, 8, 16, 32, 64], epochs=2.0, x0=np.zeros(lin.dim), executor=executor)
+    written += _save(res, plot_regimes, out_dir, "regimes")
+
+    res = equilibrium(sphere, 0.2, 16, 0.5, x0=x0, time=12.0, paths=500 if quick else 4000, seed=10,
+                      backend=backend, executor=executor)
+    written += _save(res, plot_equilibrium, out_dir, "equilibrium")
+
+    res = lsr(sphere, 0.02, 1, 0.5, x0=x0, kappas=(1, 2, 4, 8, 16, 32, 64), time=12.0,
+              paths=300 if quick else 2000, seed=20, backend=backend, executor=executor)
+    written += _save(res, plot_lsr, out_dir, "lsr")
+
+    paths_runs = []
+    for lr, seed, T in ((0.05, 30, 4.0), (0.4, 40, 8.0)):
+        paths_runs.append(svag_paths(sphere, lr, 4, 0.5, x0=x0, time=T, paths=300 if quick else 4000,
+                                     seed=seed, backend=backend, executor=executor))
+    png = out_dir / "svag_paths.png"
+    plot_svag_paths(paths_runs, png, ["eta = 0.05 (SDE holds)", "eta = 0.4 (LSR fails)"])
+    written.append(png)
+    for name, res in zip(("svag_paths_small_lr", "svag_paths_large_lr"), paths_runs):
+        res.save(out_dir / f"{name}.npz")
+        written.append(out_dir / f"{name}.npz")
+        print(res.summary())
+    return written
