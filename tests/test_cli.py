@@ -62,7 +62,7 @@ BAD = [
     ["reproduce", "--backend", "gpu"],
     ["stationary", "--lrs", "-1"],
     ["regimes", "--batch-sizes", "0"],
-    ["weak-error", "--model", "sphere"],
+    ["weak-error", "--model", "quadratic", "--observable", "bogus"],
     ["equilibrium", "--weight-decay", "0"],
     ["simulate", "--lr", "abc"],
     ["simulate", "--data", "/no/such/file.npz"],

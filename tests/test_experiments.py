@@ -149,5 +149,20 @@ def test_svag_paths_converge_to_sde(sphere, tmp_path):
     assert back.labels == res.labels and np.array_equal(back.mean, res.mean)
 
 
+def test_weak_error_monte_carlo(sphere, tmp_path):
+    """SVAG's weak error on the sphere: the two SDE references agree, and the error falls with l."""
+    from toylab.experiments import WeakError, weak_error
+
+    res = weak_error(sphere, 0.4, 4, ls=(1, 2, 8), time=1.2, x0=SPHERE_X0, observable="sq_norm", weight_decay=0.5,
+                     ref_ls=(32, 64), paths=2000, seed=11, progress=False)
+    assert res.ref_gap < 4
+    assert res.error[0] - res.error[-1] > 4 * np.hypot(res.error_se[0], res.error_se[-1])
+    # Euler-Maruyama's error falls with dt as well
+    assert res.em_error[0] > res.em_error[-1]
+    res.save(tmp_path / "w.npz")
+    back = WeakError.load(tmp_path / "w.npz")
+    assert back.summary() == res.summary()
+
+
 def test_sphere_fixture_is_the_demo(sphere):
     assert isinstance(sphere, SphereRegression) and sphere.dim == 3

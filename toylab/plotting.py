@@ -199,3 +199,30 @@ def plot_svag_paths(results, path, titles):
             if j == 0:
                 ax.legend(fontsize=6)
     save(fig, path)
+
+
+def plot_weak_error_mc(results, path):
+    """Monte Carlo weak error of SVAG against l (with 95% intervals) and of EM against dt."""
+    fig, (ax, ax2) = figure(2)
+    for i, res in enumerate(results):
+        c = f"C{i}"
+        ax.errorbar(res.ls, res.error, yerr=1.96 * res.error_se, fmt="o-", color=c, capsize=2,
+                    label=f"g = {res.observable}: slope {res.slope:.2f} +- {res.slope_ci:.2f}")
+        ax.plot(res.ls[res.fitted], res.error[res.fitted], "o", mfc="none", ms=10, color=c)
+        ax2.errorbar(res.dts, res.em_error, yerr=1.96 * res.em_error_se, fmt="s-", color=c, capsize=2,
+                     label=f"g = {res.observable}")
+    ref = results[0]
+    ax.loglog(ref.ls, ref.error[0] / ref.ls, "k:", label="slope -1 (Theorem 4.3)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("SVAG parameter l")
+    ax.set_ylabel("max_t |E g(SVAG) - E g(SDE)| (95% CI)")
+    ax.set_title(f"SphereRegression, {ref.config['paths']} paths (circled: fitted)", fontsize=9)
+    ax.legend(fontsize=7)
+    ax2.set_xscale("log")
+    ax2.set_yscale("log")
+    ax2.set_xlabel("Euler-Maruyama step dt")
+    ax2.set_ylabel("max_t |E g(EM) - E g(SDE)|")
+    ax2.set_title(f"EM against dt; references differ by <= {max(r.ref_gap for r in results):.1f} s.e.", fontsize=9)
+    ax2.legend(fontsize=7)
+    save(fig, path)

@@ -2,6 +2,7 @@
 
 ======================  =========================================================
 ``exact_weak_error``    Theorem 4.3, exactly, on the linear models
+``weak_error``          Theorem 4.3 by Monte Carlo (SphereRegression), two references
 ``equilibrium``         eqs. (9)-(12) and Theorem 5.2 on SphereRegression
 ``lsr``                 Theorems 5.5, 5.6: where the linear scaling rule fails
 ``svag_paths``          SVAG converging to the SDE along time (Figure 4)
@@ -19,13 +20,15 @@ from .lsr import LsrResult, lsr
 from .regimes import RegimesResult, noise_scale, regimes
 from .stationary import StationaryResult, lyapunov_covariances, stationary
 from .svag_paths import SvagPathsResult, svag_paths
-from .weak_error import ExactWeakError, exact_weak_error
+from .weak_error import ExactWeakError, WeakError, exact_weak_error, weak_error
 
 __all__ = [
     "Executor",
     "run_sweep",
     "ExactWeakError",
     "exact_weak_error",
+    "WeakError",
+    "weak_error",
     "EquilibriumResult",
     "equilibrium",
     "LsrResult",
