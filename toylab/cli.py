@@ -176,10 +176,7 @@ def _cmd_simulate(args, model):
 
 
 def _summary(result):
-    if hasattr(result, "summary"):
-        return result.summary()
-    lines = [repr(result)]
-    return "\n".join(lines)
+    return result.summary() if hasattr(result, "summary") else repr(result)
 
 
 def _as_json(result):

@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from toylab import NGD, SGD, SVAG, EulerMaruyama, LinearRegression, exact
+from toylab import NGD, EulerMaruyama, exact
 from toylab.theory import batch_third_moment
 
 from .enumerate_batches import central_moment, moment, sgd_increments, sgd_states, svag_increments, svag_states

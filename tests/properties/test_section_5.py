@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from toylab import SGD, EulerMaruyama, SphereRegression, simulate
 from toylab import theory as th
+from toylab.experiments._common import closeness_with_se, window_average
 
 positive = st.floats(1e-3, 1e3)
 fractions = st.floats(0.0, 1.0)
@@ -107,17 +108,9 @@ def test_theory_rejects_bad_input():
 # on simulated equilibria of SphereRegression
 
 
-def _time_average(ensemble, name, scale=1.0):
-    """Mean over record times and paths, and a conservative standard error.
-
-    The mean of the per-time standard errors bounds the standard error of the
-    time average whatever the correlation between record times.
-    """
-    return scale * ensemble.mean(name).mean(), scale * ensemble.stderr(name).mean()
-
-
-def _ratio_se(a, sa, b, sb):
-    return (a / b) * math.hypot(sa / a, sb / b)
+def _time_average(ensemble, name):
+    """Mean over all record times and paths, with the conservative standard error."""
+    return window_average(ensemble, name, ensemble.times[0])
 
 
 def test_theorem_5_2_on_simulated_equilibria():
@@ -154,7 +147,6 @@ def test_theorem_5_2_on_simulated_equilibria():
     C_min = th.min_sde_closeness(G, N, lr, wd)
     C = 1 + 0.9 * (C_min - 1)
     assert G / N > th.sde_closeness_bound(C, lr, wd)  # the sufficient condition is met
-    ratios = [(R / R_bar, _ratio_se(R, sR, R_bar, sR_bar)), (N / Nn, _ratio_se(N, sN, Nn, sNn))]
-    measured, se = max(((max(r, 1 / r), s / r**2 if r < 1 else s) for r, s in ratios), key=lambda p: p[0])
+    measured, se = closeness_with_se([R, N], [sR, sN], [R_bar, Nn], [sR_bar, sNn])
     assert measured == th.closeness([R, N], [R_bar, Nn])
     assert measured - 4 * se > C, (measured, se, C, C_min)

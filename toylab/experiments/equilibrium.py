@@ -18,7 +18,6 @@ equilibrium to the SDE's (Definition 5.1) is set against Theorem 5.2's bound.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,8 +27,7 @@ from .. import theory
 from ..algorithms import SGD, SVAG, EulerMaruyama
 from ..ensemble import package_versions
 from ..results import Result
-from ._common import RunConfig, detect_burn_in, ratio_se, simulate_config, window_average
-from ._executor import run_sweep
+from ._common import closeness_with_se, equilibrium_stats, extrapolate_to_zero, simulate_all
 
 __all__ = ["EquilibriumResult", "equilibrium"]
 
@@ -94,20 +92,6 @@ class EquilibriumResult(Result):
         return "\n".join(lines)
 
 
-def _sde_extrapolation(dts, R, R_se, N, N_se):
-    """Weighted linear fit in dt, evaluated at 0: (value, stderr) for R and N."""
-    out = []
-    for y, se in ((R, R_se), (N, N_se)):
-        X = np.stack([np.ones_like(dts), dts], axis=1)
-        W = 1.0 / np.maximum(se, 1e-300) ** 2
-        cov = np.linalg.inv(X.T @ (W[:, None] * X))
-        beta = cov @ X.T @ (W * y)
-        # with the conservative (correlation-free) standard errors the fit's
-        # covariance is itself conservative
-        out.append((float(beta[0]), float(math.sqrt(cov[0, 0]))))
-    return out
-
-
 def equilibrium(
     model,
     lr,
@@ -166,14 +150,13 @@ def equilibrium(
         k = lr / alg.step_time
         if abs(k - round(k)) > 1e-9:
             raise ValueError(f"lr must be a whole number of steps of {alg}: choose l and lr/dt integers")
-    configs = [RunConfig(model, alg, x0, times, paths, seed + i, backend) for i, alg in enumerate(algs)]
-    runs = run_sweep(simulate_config, configs, executor, label="equilibrium", progress=progress)
+    runs = simulate_all(model, algs, x0, times, paths=paths, seed=seed, backend=backend, executor=executor,
+                        label="equilibrium", progress=progress)
 
     wd = weight_decay
     rows = []
     for alg, ens in zip(algs, runs):
-        tb, ok = detect_burn_in(ens, STATS, burn_in)
-        (R, sR), (G, sG), (N, sN) = (window_average(ens, k, tb) for k in STATS)
+        tb, ok, ((R, sR), (G, sG), (N, sN)) = equilibrium_stats(ens, STATS, burn_in)
         if isinstance(alg, SGD):
             kind, param = 0, 1.0
             own = theory.sgd_equilibrium_residual(R, G, N, lr, wd)
@@ -195,14 +178,18 @@ def equilibrium(
     em = arr(0) == 2
     sde = {}
     if em.sum() >= 2:
-        (Rb, sRb), (Nb, sNb) = _sde_extrapolation(arr(1)[em], arr(2)[em], arr(5)[em], arr(4)[em], arr(7)[em])
+        # Euler-Maruyama's bias is O(dt): extrapolate linearly to dt -> 0
+        Rb, sRb = extrapolate_to_zero(arr(1)[em], arr(2)[em], arr(5)[em])
+        Nb, sNb = extrapolate_to_zero(arr(1)[em], arr(4)[em], arr(7)[em])
         R, G, N, sR, sN = cols[2][0], cols[3][0], cols[4][0], cols[5][0], cols[7][0]
+        closeness_R, closeness_R_se = closeness_with_se(R, sR, Rb, sRb)
+        closeness_N, closeness_N_se = closeness_with_se(N, sN, Nb, sNb)
         sde = {
             "R": Rb, "R_se": sRb, "N": Nb, "N_se": sNb,
             "residual_12": theory.sde_equilibrium_residual(Rb, lr * Nb, wd),
             "residual_12_se": 2 * wd * sRb + lr * sNb,
-            "closeness_R": theory.closeness(R, Rb), "closeness_R_se": ratio_se(R, sR, Rb, sRb),
-            "closeness_N": theory.closeness(N, Nb), "closeness_N_se": ratio_se(N, sN, Nb, sNb),
+            "closeness_R": closeness_R, "closeness_R_se": closeness_R_se,
+            "closeness_N": closeness_N, "closeness_N_se": closeness_N_se,
             "G_over_N": G / N,
             "min_closeness": theory.min_sde_closeness(G, N, lr, wd),
         }

@@ -20,7 +20,7 @@ from .. import theory
 from ..algorithms import SGD
 from ..ensemble import package_versions
 from ..results import Result
-from ._common import RunConfig, detect_burn_in, simulate_config, window_average
+from ._common import RunConfig, closeness_with_se, equilibrium_stats, simulate_config
 from ._executor import run_sweep
 from .equilibrium import STATS
 
@@ -110,9 +110,9 @@ def lsr(model, lr, batch_size, weight_decay, *, x0, kappas=(1, 2, 4, 8, 16, 32),
     runs = run_sweep(simulate_config, configs, executor, label="lsr", progress=progress)
     stats, losses = [], []
     for e in runs:
-        tb, _ = detect_burn_in(e, STATS)
-        stats.append([window_average(e, k, tb) for k in STATS])
-        losses.append(window_average(e, "loss", tb)[0])
+        _, _, window = equilibrium_stats(e, STATS + ("loss",))
+        stats.append(window[:3])
+        losses.append(window[3][0])
     stats = np.array(stats)  # (K, 3, 2)
     R, G, N = stats[:, 0, 0], stats[:, 1, 0], stats[:, 2, 0]
     sR, sG, sN = stats[:, 0, 1], stats[:, 1, 1], stats[:, 2, 1]
@@ -121,13 +121,7 @@ def lsr(model, lr, batch_size, weight_decay, *, x0, kappas=(1, 2, 4, 8, 16, 32),
     for i, k in enumerate(kap):
         a = np.array([R[i], G[i], k * N[i]])
         sa = np.array([sR[i], sG[i], k * sN[i]])
-        b = np.array([R[0], G[0], N[0]])
-        sb = np.array([sR[0], sG[0], sN[0]])
-        c = theory.closeness(a, b)
-        j = int(np.argmax(np.maximum(a / b, b / a)))
-        r = a[j] / b[j]
-        se = abs(r) * np.hypot(sa[j] / a[j], sb[j] / b[j])
-        se = se / r**2 if r < 1 else se  # standard error of max(r, 1/r)
+        c, se = closeness_with_se(a, sa, [R[0], G[0], N[0]], [sR[0], sG[0], sN[0]])
         closeness.append(c)
         low.append(c - 2 * se)
     closeness, low = np.array(closeness), np.array(low)

@@ -17,8 +17,7 @@ from .. import _validate as V
 from ..algorithms import SGD, SVAG, EulerMaruyama
 from ..ensemble import package_versions
 from ..results import Result
-from ._common import RunConfig, simulate_config
-from ._executor import run_sweep
+from ._common import simulate_all
 
 __all__ = ["SvagPathsResult", "svag_paths"]
 
@@ -70,8 +69,8 @@ def svag_paths(model, lr, batch_size, weight_decay=0.0, *, x0, time=4.0, ls=(2, 
     algs += [SVAG(lr, batch_size, l, weight_decay=weight_decay) for l in ls]
     algs += [EulerMaruyama(lr, batch_size, sde_dt, weight_decay=weight_decay)]
     labels = ("SGD",) + tuple(f"SVAG l={l:g}" for l in ls) + (f"SDE (EM dt={sde_dt:g})",)
-    configs = [RunConfig(model, alg, x0, times, paths, seed + i, backend) for i, alg in enumerate(algs)]
-    runs = run_sweep(simulate_config, configs, executor, label="svag_paths", progress=progress)
+    runs = simulate_all(model, algs, x0, times, paths=paths, seed=seed, backend=backend, executor=executor,
+                        label="svag_paths", progress=progress)
     mean = np.array([[e.mean(o) for o in OBSERVABLES] for e in runs])
     stderr = np.array([[e.stderr(o) for o in OBSERVABLES] for e in runs])
     return SvagPathsResult(

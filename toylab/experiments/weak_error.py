@@ -138,23 +138,6 @@ class WeakError(Result):
         )
 
 
-def _linear_intercept(x, y, se):
-    """Weighted linear fit of y on x for each column (time), evaluated at x = 0: (value, stderr)."""
-    X = np.stack([np.ones_like(x), x], axis=1)
-    values, errors = [], []
-    for j in range(y.shape[1]):
-        if not np.any(se[:, j] > 0):  # t = 0: every path at x0, no noise
-            values.append(float(y[0, j]))
-            errors.append(0.0)
-            continue
-        W = 1.0 / np.maximum(se[:, j], 1e-300) ** 2
-        cov = np.linalg.inv(X.T @ (W[:, None] * X))
-        beta = cov @ X.T @ (W * y[:, j])
-        values.append(beta[0])
-        errors.append(np.sqrt(cov[0, 0]))
-    return np.array(values), np.array(errors)
-
-
 def _max_error(mean, se, ref, ref_se):
     diff = np.abs(mean[1:] - ref[1:])  # t = 0 is the common start
     k = int(np.argmax(diff))
@@ -185,8 +168,7 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
     """
     from .. import _validate as V
     from ..algorithms import SVAG, EulerMaruyama
-    from ._common import RunConfig, fit_slope, simulate_config
-    from ._executor import run_sweep
+    from ._common import extrapolate_to_zero, fit_slope, simulate_all
 
     lr = V.real("lr", lr, positive=True)
     time = V.real("time", time, positive=True)
@@ -201,15 +183,15 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
     algs = [SVAG(lr, batch_size, l, weight_decay=weight_decay) for l in ls]
     algs += [SVAG(lr, batch_size, l, weight_decay=weight_decay) for l in ref_ls]
     algs += [EulerMaruyama(lr, batch_size, h, weight_decay=weight_decay) for h in dts]
-    configs = [RunConfig(model, alg, x0, times, paths, seed + i, backend) for i, alg in enumerate(algs)]
-    runs = run_sweep(simulate_config, configs, executor, label="weak_error", progress=progress)
+    runs = simulate_all(model, algs, x0, times, paths=paths, seed=seed, backend=backend, executor=executor,
+                        label="weak_error", progress=progress)
     mean = np.array([e.mean(observable) for e in runs])
     se = np.array([e.stderr(observable) for e in runs])
     nl, nr = len(ls), len(ref_ls)
     svag_mean, svag_se = mean[:nl], se[:nl]
     em_mean, em_se = mean[nl + nr :], se[nl + nr :]
-    ref_em, ref_em_se = _linear_intercept(dts, em_mean, em_se)
-    ref_svag, ref_svag_se = _linear_intercept(1.0 / ref_ls, mean[nl : nl + nr], se[nl : nl + nr])
+    ref_em, ref_em_se = extrapolate_to_zero(dts, em_mean, em_se)
+    ref_svag, ref_svag_se = extrapolate_to_zero(1.0 / ref_ls, mean[nl : nl + nr], se[nl : nl + nr])
     gap = np.abs(ref_em - ref_svag)[1:] / np.hypot(ref_em_se, ref_svag_se)[1:]
     errs = [_max_error(svag_mean[i], svag_se[i], ref_em, ref_em_se) for i in range(nl)]
     error, error_se = np.array([e for e, _ in errs]), np.array([s for _, s in errs])
