@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from kernels import STAT_BLOCK
 from kernels.models import SAMPLER_CODES
 
 from .algorithms import GD, NGD, SVAG, EulerMaruyama
@@ -65,3 +66,8 @@ def kernel_inputs(spec):
     M, v, p = model_arrays(spec.model)
     ap, ai = algorithm_arrays(spec.model, spec.algorithm)
     return M, v, p, ap, ai, perm_length(spec.model, spec.algorithm)
+
+
+def paths_in_blocks(first, n_blocks, paths):
+    """Paths covered by statistics blocks ``first .. first + n_blocks - 1`` (the last may be partial)."""
+    return min((first + n_blocks) * STAT_BLOCK, paths) - min(first * STAT_BLOCK, paths)

@@ -9,7 +9,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import kernel_inputs
+from ._compiled import kernel_inputs, paths_in_blocks
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -60,8 +60,7 @@ def run(spec, progress):
             kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, n_perm, cnt, mean, m2)
             elapsed = time.perf_counter() - start
             acc.add_blocks(cnt, mean, m2)
-            done = min((first + nb) * STAT_BLOCK, spec.paths) - min(first * STAT_BLOCK, spec.paths)
-            bar.update(done * max(spec.n_steps, 1))
+            bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
             first += nb
             if fixed is None:
                 # grow towards CHUNK_SECONDS of work, in whole rounds of threads

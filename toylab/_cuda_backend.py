@@ -6,7 +6,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import kernel_inputs
+from ._compiled import kernel_inputs, paths_in_blocks
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -71,7 +71,6 @@ def run(spec, progress):
                 first, nb, spec.paths, args[0], *args[1:], seed, d_steps, perm_all, cnt, mean, m2
             )
             acc.add_blocks(cnt.copy_to_host(), mean.copy_to_host(), m2.copy_to_host())
-            done = min((first + nb) * STAT_BLOCK, spec.paths) - first * STAT_BLOCK
-            bar.update(done * max(spec.n_steps, 1))
+            bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
             first += nb
     return acc, spec.paths - acc.count

@@ -35,7 +35,7 @@ import numpy as np
 import scipy.linalg
 
 from ._time import check_times, record_steps
-from .algorithms import GD, SDE, SVAG, Algorithm
+from .algorithms import SDE, SVAG, Algorithm
 
 __all__ = ["Moments", "StationaryMoments", "moments", "stationary", "quadratic_means", "sde_generator"]
 
