@@ -20,7 +20,7 @@ from .. import theory
 from ..algorithms import SGD
 from ..ensemble import package_versions
 from ..results import Result
-from ._common import RunConfig, closeness_with_se, equilibrium_stats, simulate_config
+from ._common import RunConfig, closeness_with_se, equilibrium_stats, simulate_config, window_average
 from ._executor import run_sweep
 from .equilibrium import STATS
 
@@ -110,9 +110,9 @@ def lsr(model, lr, batch_size, weight_decay, *, x0, kappas=(1, 2, 4, 8, 16, 32),
     runs = run_sweep(simulate_config, configs, executor, label="lsr", progress=progress)
     stats, losses = [], []
     for e in runs:
-        _, _, window = equilibrium_stats(e, STATS + ("loss",))
-        stats.append(window[:3])
-        losses.append(window[3][0])
+        tb, _, window = equilibrium_stats(e, STATS)
+        stats.append(window)
+        losses.append(window_average(e, "loss", tb)[0])
     stats = np.array(stats)  # (K, 3, 2)
     R, G, N = stats[:, 0, 0], stats[:, 1, 0], stats[:, 2, 0]
     sR, sG, sN = stats[:, 0, 1], stats[:, 1, 1], stats[:, 2, 1]
