@@ -28,10 +28,14 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# Every field is stated: a profile inherits unset fields from the profile
+# loaded when it is registered, and hypothesis loads its own derandomised
+# "ci" profile when the environment variable CI is set.
 settings.register_profile(
     "thorough",
     max_examples=500,
     deadline=None,
+    derandomize=False,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
