@@ -9,9 +9,9 @@ functions (written once), ``cpu`` and ``cuda`` the two targets.
 STAT_BLOCK = 64
 
 #: A coordinate above this in absolute value (or non-finite) means the path
-#: diverged.  Below it, quadratic observables (~1e100) and their squares in the
-#: variance (~1e200) stay finite in float64.
-DIVERGENCE_BOUND = 1e50
+#: diverged.  Below it, the quartic observable |x|^4 (~d^2 1e100) and its square
+#: in the variance (~d^4 1e200) stay finite in float64.
+DIVERGENCE_BOUND = 1e25
 
 
 def tagged(jit, tag):

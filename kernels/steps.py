@@ -18,8 +18,12 @@ Step signature::
 
 from __future__ import annotations
 
+import math
+
 from . import rng as R
 from . import tagged
+
+exp = math.exp
 
 ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
 
@@ -83,19 +87,22 @@ def build(jit, model, tag):
 
     @jit
     def observe(x, M, v, p, ap, ai, aux, t1, t2, obs):
-        # sq_norm, loss, grad_sq_norm and, where there is a batch, noise_trace
+        # sq_norm, loss, grad_sq_norm, norm4, gauss_bump and, where there is
+        # a batch, noise_trace (the order of toylab.simulate.BUILTIN_OBSERVABLES)
         s = 0.0
         for c in range(x.shape[0]):
             s += x[c] * x[c]
         obs[0] = s
         obs[1] = loss(x, M, v, p, aux)
+        obs[3] = s * s
+        obs[4] = exp(-0.5 * s)
         grad(x, M, v, p, aux, t1)
         s = 0.0
         for c in range(x.shape[0]):
             s += t1[c] * t1[c]
         obs[2] = s
         if ai[2] != 0:
-            obs[3] = ap[7] * sigma1_trace(x, M, v, p, aux, t1, t2)
+            obs[5] = ap[7] * sigma1_trace(x, M, v, p, aux, t1, t2)
 
     steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
     return steps, observe

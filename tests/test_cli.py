@@ -36,6 +36,12 @@ def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
         cls.load(tmp_path / f"{name}.npz")
     assert (tmp_path / "svag_paths.png").stat().st_size > 10_000
     SvagPathsResult.load(tmp_path / "svag_paths_large_lr.npz")
+    # the Monte Carlo weak error with test functions of higher order, and the regimes at fixed SDE time
+    from toylab.experiments import WeakError
+
+    assert (tmp_path / "weak_error_linear_mc.png").stat().st_size > 10_000
+    assert WeakError.load(tmp_path / "weak_error_linear_norm4.npz").observable == "norm4"
+    assert RegimesResult.load(tmp_path / "regimes_time.npz").config["budget"] == {"time": 5.0}
 
 
 def test_result_round_trip(tmp_path):
@@ -62,6 +68,8 @@ BAD = [
     ["reproduce", "--backend", "gpu"],
     ["stationary", "--lrs", "-1"],
     ["regimes", "--batch-sizes", "0"],
+    ["regimes", "--epochs", "1", "--budget-time", "2"],
+    ["regimes", "--budget-steps", "0"],
     ["weak-error", "--model", "quadratic", "--observable", "bogus"],
     ["equilibrium", "--weight-decay", "0"],
     ["simulate", "--lr", "abc"],
@@ -127,6 +135,14 @@ def test_user_data_set(tmp_path, capsys):
 
     res = json.loads(capsys.readouterr().out)
     assert res["config"]["model"] == {"model": "LinearRegression", "dim": 2, "n_samples": 12}
+    # a test function the first two moments do not determine: Monte Carlo, with the SGD-NGD gap
+    assert main(["weak-error", "--data", str(data), "--levels", "2", "--steps", "2", "--observable", "norm4",
+                 "--paths", "200", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["observable"] == "norm4" and "gaussian_gap" in res
+    assert main(["regimes", "--data", str(data), "--batch-sizes", "1", "2", "--budget-steps", "5", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["config"]["budget"] == {"steps": 5} and res["n_steps"] == [[5] * len(res["lrs"])] * 2
     assert main(["simulate", "--data", str(data), "--model", "sphere", "--paths", "64", "--json",
                  "--x0", "1", "1"]) == 0
     res = json.loads(capsys.readouterr().out)

@@ -57,6 +57,10 @@ def test_divergence_counts_match_numpy():
             runs.append(simulate(model, SGD(0.05, 1), [1.0], [2.5, 5.0], paths=300, seed=3, progress=False, backend=backend))
     np.testing.assert_array_equal(runs[0].diverged, runs[1].diverged)
     assert runs[0].diverged[-1] > 0
+    # the surviving paths' statistics stay finite, |x|^4 and its variance included
+    for ens in runs:
+        for name in ens.observables:
+            assert np.all(np.isfinite(ens.mean(name))) and np.all(np.isfinite(ens.stderr(name))), name
 
 
 SCRIPT = textwrap.dedent(

@@ -61,6 +61,23 @@ def test_regimes_linear_then_saturating(tmp_path):
     assert RegimesResult.load(tmp_path / "r.npz").b_noise == res.b_noise
 
 
+def test_regimes_budgets_of_steps_and_sde_time():
+    model = _demo_regression()
+    lrs = np.geomspace(0.005, 1.3, 24)
+    steps = regimes(model, [1, 4, 16, 64], steps=30, lrs=lrs, progress=False)
+    assert np.all(steps.n_steps == 30) and np.all(np.diff(steps.best_lr) > 0)
+    # a budget of SDE time T: T / eta steps; more eta/B is more noise and no more time, so the
+    # smallest eta is best, for every B
+    timed = regimes(model, [1, 4, 16, 64], time=5.0, lrs=lrs, progress=False)
+    np.testing.assert_array_equal(timed.n_steps[0], np.maximum(1, np.round(5.0 / lrs)))
+    assert np.all(timed.best_lr == lrs[0])
+    assert "time = 5" in timed.summary()
+    with pytest.raises(ValueError, match="at most one budget"):
+        regimes(model, [1], epochs=1.0, time=2.0, progress=False)
+    with pytest.raises(ValueError, match="steps"):
+        regimes(model, [1], steps=0, progress=False)
+
+
 def test_sweeps_identical_on_every_executor():
     """Serial, a process pool and a Dask cluster give the same numbers (each config has its own seed)."""
     from dask.distributed import LocalCluster
@@ -166,3 +183,22 @@ def test_weak_error_monte_carlo(sphere, tmp_path):
 
 def test_sphere_fixture_is_the_demo(sphere):
     assert isinstance(sphere, SphereRegression) and sphere.dim == 3
+
+
+def test_weak_error_non_gaussian_gap_on_a_linear_model(tmp_path):
+    """On a linear model the quadratic loss sees no gap between SGD and NGD (equal first two
+    moments), |x|^4 does; several observables come from the same runs."""
+    from toylab.experiments import WeakError, weak_error
+
+    model = _demo_regression(n=8, d=2, seed=4)
+    loss, norm4 = weak_error(model, 0.1, 1, ls=(1, 4), time=0.3, x0=np.array([2.0, -1.0]),
+                             observable=("loss", "norm4"), ref_ls=(16, 32), paths=4000, seed=3, progress=False)
+    assert loss.gaussian_gap < 4 * loss.gaussian_gap_se
+    assert norm4.gaussian_gap > 4 * norm4.gaussian_gap_se
+    # the same runs: SGD is the l = 1 run, and the NGD run is shared
+    np.testing.assert_array_equal(loss.sgd_mean, loss.svag_mean[0])
+    assert loss.config == norm4.config
+    norm4.save(tmp_path / "w.npz")
+    assert WeakError.load(tmp_path / "w.npz").gaussian_gap == norm4.gaussian_gap
+    with pytest.raises(ValueError, match="observable"):
+        weak_error(model, 0.3, 1, x0=np.zeros(2), observable="cubic", progress=False)

@@ -120,6 +120,10 @@ def observe(spec, x):
         elif name == "grad_sq_norm":
             g = m.grad(x)
             cols.append(np.sum(g * g, axis=-1))
+        elif name == "norm4":
+            cols.append(np.sum(x * x, axis=-1) ** 2)
+        elif name == "gauss_bump":
+            cols.append(np.exp(-0.5 * np.sum(x * x, axis=-1)))
         elif name == "noise_trace":
             cols.append(m.noise_trace(x, alg.batch_size, alg.sampler))
     for _, fn in spec.user_observables:

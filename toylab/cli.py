@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .simulate import BUILTIN_OBSERVABLES
+
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
@@ -115,10 +117,11 @@ def _executor(args):
 
 
 def _cmd_weak_error(args, model):
+    from . import exact
     from .experiments import exact_weak_error, weak_error
 
     ls = 2.0 ** np.arange(args.levels)
-    if not getattr(model, "has_exact_moments", False):
+    if not getattr(model, "has_exact_moments", False) or args.observable not in exact.OBSERVABLES:
         # no exact moments (SphereRegression): Monte Carlo against two extrapolated references
         return weak_error(model, args.lr, args.batch_size, ls=ls, time=args.lr * args.steps, x0=_x0(args, model),
                           observable=args.observable, weight_decay=args.weight_decay, paths=args.paths,
@@ -153,7 +156,9 @@ def _cmd_stationary(args, model):
 def _cmd_regimes(args, model):
     from .experiments import regimes
 
-    return regimes(model, args.batch_sizes, epochs=args.epochs, x0=_x0(args, model),
+    budget = {"steps": args.budget_steps} if args.budget_steps is not None else (
+        {"time": args.budget_time} if args.budget_time is not None else {"epochs": args.epochs})
+    return regimes(model, args.batch_sizes, **budget, x0=_x0(args, model),
                    weight_decay=args.weight_decay, executor=_executor(args))
 
 
@@ -235,7 +240,9 @@ def build_parser():
         if name == "weak-error":
             p.add_argument("--levels", type=int, default=9, help="l = 1, 2, ..., 2^(levels-1)")
             p.add_argument("--steps", type=int, default=20, help="SGD steps of the horizon (SDE time steps x lr)")
-            p.add_argument("--observable", default="loss", choices=["loss", "sq_norm", "grad_sq_norm", "noise_trace"])
+            p.add_argument("--observable", default="loss", choices=list(BUILTIN_OBSERVABLES),
+                           help="test function g; exact on linear models for the quadratic ones, "
+                           "Monte Carlo (with the SGD-NGD non-Gaussian gap) otherwise")
         if name in ("equilibrium", "lsr"):
             p.set_defaults(weight_decay=0.5, lr=0.2 if name == "equilibrium" else 0.02,
                            batch_size=16 if name == "equilibrium" else 1)
@@ -252,7 +259,10 @@ def build_parser():
             p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8, 16], help="SVAG parameters l")
         if name == "regimes":
             p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
-            p.add_argument("--epochs", type=float, default=2.0, help="budget in epochs")
+            budget = p.add_mutually_exclusive_group()
+            budget.add_argument("--epochs", type=float, default=2.0, help="budget in epochs")
+            budget.add_argument("--budget-steps", type=int, help="budget in SGD steps (instead of epochs)")
+            budget.add_argument("--budget-time", type=float, help="budget in SDE time (instead of epochs)")
         if name == "simulate":
             p.add_argument("--algorithm", choices=["sgd", "svag", "ngd", "em", "gd"], default="sgd")
             p.add_argument("--l", type=float, default=4.0, help="SVAG parameter")

@@ -221,7 +221,10 @@ class StationaryMoments:
 
 def _lookup(table, name):
     if name not in table:
-        raise ValueError(f"name must be one of {tuple(table)}, got {name!r}")
+        raise ValueError(
+            f"name must be one of the quadratic observables {tuple(table)}, got {name!r}; the first two "
+            "moments do not determine others (norm4, gauss_bump): estimate them with toylab.simulate"
+        )
     return table[name]
 
 

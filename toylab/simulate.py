@@ -17,8 +17,12 @@ from .models import Model
 
 __all__ = ["simulate", "BUILTIN_OBSERVABLES", "DIVERGENCE_BOUND", "BACKENDS"]
 
-#: The observables every run records (``noise_trace`` where the algorithm has a batch size).
-BUILTIN_OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
+#: The observables every run records (``noise_trace`` where the algorithm has a
+#: batch size): |x|^2, L(x), |grad L(x)|^2, the test functions of higher order
+#: |x|^4 and exp(-|x|^2/2) (which tell SVAG from Euler-Maruyama, and SGD from
+#: NGD, on linear models, where the first two moments coincide exactly), and
+#: tr Sigma_B(x).
+BUILTIN_OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "norm4", "gauss_bump", "noise_trace")
 
 #: A path whose state has a coordinate above this in absolute value, or a
 #: non-finite one, has diverged: it stops and is counted, never averaged in.
@@ -122,7 +126,8 @@ def simulate(
     observables : dict of str to callable, optional
         Extra test functions ``g(x) -> float`` of one point x of shape (d,),
         recorded beside the built-in ``sq_norm`` |x|^2, ``loss`` L(x),
-        ``grad_sq_norm`` |grad L(x)|^2 and ``noise_trace`` tr Sigma_B(x).
+        ``grad_sq_norm`` |grad L(x)|^2, ``norm4`` |x|^4, ``gauss_bump``
+        exp(-|x|^2/2) and ``noise_trace`` tr Sigma_B(x).
         The compiled backends take ``numba.njit`` functions only; plain Python
         callables run on ``backend="numpy"``.
     chunk_size : int, optional

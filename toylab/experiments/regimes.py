@@ -1,11 +1,22 @@
 """Noise- and curvature-dominated regimes of the best learning rate (Smith et al., 2020).
 
-On ``LinearRegression`` with a fixed budget of epochs, the final loss of SGD is
-computed exactly (``toylab.exact``) over an eta x B grid.  For small batches
-the best eta grows linearly with B (the noise-dominated regime, where SGD
-follows its SDE and only eta/B matters); for large batches it saturates below
-the stability limit ``2/lambda_max(H)`` (the curvature-dominated regime).  The
-crossover is near the noise scale
+On ``LinearRegression`` with a fixed budget, the final loss of SGD is
+computed exactly (``toylab.exact``) over an eta x B grid.  Three budgets:
+
+* epochs E: B-batch SGD takes E n / B steps, i.e. SDE time E n eta / B.  For
+  small batches the best eta grows linearly with B (the noise-dominated
+  regime, where SGD follows its SDE, whose time and noise eta/B are both fixed
+  by eta/B); for large batches it saturates below the stability limit
+  ``2/lambda_max(H)`` (the curvature-dominated regime).
+* steps K: SDE time K eta grows with eta, the SDE's noise eta/B too; the best
+  eta grows with B and saturates likewise.
+* SDE time T: T / eta steps.  In the noise-dominated regime the final loss
+  depends on eta/B alone and increases with it (more noise, no more time), so
+  the best eta sits at the smallest eta of the grid and the losses of different
+  B collapse onto one curve of eta/B; the curvature-dominated regime shows as
+  the departure from that curve.
+
+The crossover is near the noise scale
 
     B_noise = tr(H Sigma_1(x)) / (grad L(x)^T H grad L(x)),
 
@@ -44,6 +55,7 @@ class RegimesResult(Result):
     batch_sizes : (NB,)
     lrs : (NE,) the eta grid
     final_loss : (NB, NE) exact E L(x) after the budget (inf where SGD's moments diverge)
+    n_steps : (NB, NE) SGD steps the budget gives each (B, eta)
     best_lr : (NB,) eta minimising the final loss (refined by a parabola in log eta)
     b_noise : the noise scale at x0
     lr_limit : 2 / lambda_max(H + wd)
@@ -52,6 +64,7 @@ class RegimesResult(Result):
     batch_sizes: np.ndarray
     lrs: np.ndarray
     final_loss: np.ndarray
+    n_steps: np.ndarray
     best_lr: np.ndarray
     b_noise: float
     lr_limit: float
@@ -60,7 +73,9 @@ class RegimesResult(Result):
 
     def summary(self):
         pairs = ", ".join(f"B={b:g}: {lr:.3g}" for b, lr in zip(self.batch_sizes, self.best_lr))
-        return f"regimes: best lr {pairs}; B_noise = {self.b_noise:.3g}; 2/lambda_max = {self.lr_limit:.3g}"
+        budget = ", ".join(f"{k} = {v:g}" for k, v in self.config["budget"].items())
+        return (f"regimes ({budget}): best lr {pairs}; B_noise = {self.b_noise:.3g}; "
+                f"2/lambda_max = {self.lr_limit:.3g}")
 
 
 def _final_loss(args):
@@ -84,14 +99,17 @@ def _refine(lrs, losses):
     return float(lrs[i])
 
 
-def regimes(model, batch_sizes, *, epochs=2.0, lrs=None, x0=None, weight_decay=0.0, executor=None, progress=True):
-    """Best learning rate against batch size for a fixed budget of epochs, exactly.
+def regimes(model, batch_sizes, *, epochs=None, steps=None, time=None, lrs=None, x0=None, weight_decay=0.0,
+            executor=None, progress=True):
+    """Best learning rate against batch size for a fixed budget of epochs, steps or SDE time, exactly.
 
     Parameters
     ----------
     model : LinearRegression
     batch_sizes : increasing batch sizes (with replacement)
-    epochs : budget; B-batch SGD takes ``round(epochs n / B)`` steps
+    epochs, steps, time : the budget, at most one (default ``epochs=2``): B-batch SGD at
+        learning rate eta takes ``round(epochs n / B)``, ``steps`` or ``round(time / eta)`` steps
+        (at least one)
     lrs : the eta grid (default: 48 log-spaced values up to the stability limit)
     x0 : start (default 0)
     executor : toylab.experiments.Executor for the grid (default serial)
@@ -103,7 +121,14 @@ def regimes(model, batch_sizes, *, epochs=2.0, lrs=None, x0=None, weight_decay=0
     if not getattr(model, "finite", False) or not getattr(model, "has_exact_moments", False):
         raise TypeError(f"model must be a LinearRegression (finite, exact moments), got {type(model).__name__}")
     batch_sizes = np.asarray([V.integer("batch_sizes", b, minimum=1) for b in np.atleast_1d(batch_sizes)])
-    epochs = V.real("epochs", epochs, positive=True)
+    given = {k: v for k, v in (("epochs", epochs), ("steps", steps), ("time", time)) if v is not None}
+    if len(given) > 1:
+        raise ValueError(f"give at most one budget of epochs, steps and time, got {sorted(given)}")
+    budget_name, budget = next(iter(given.items())) if given else ("epochs", 2.0)
+    if budget_name == "steps":
+        budget = V.integer("steps", budget, minimum=1)
+    else:
+        budget = V.real(budget_name, budget, positive=True)
     H = model.quadratic_form()[0]
     lr_limit = 2.0 / (np.linalg.eigvalsh(H)[-1] + weight_decay)
     lrs = np.geomspace(lr_limit / 300, lr_limit * 0.999, 48) if lrs is None else V.as_array("lrs", lrs, ndim=1)
@@ -111,9 +136,13 @@ def regimes(model, batch_sizes, *, epochs=2.0, lrs=None, x0=None, weight_decay=0
         raise ValueError("lrs must be positive")
     x0 = np.zeros(model.dim) if x0 is None else model.check_point(x0)
     n = model.n_samples
-    configs = [
-        (model, float(lr), int(B), max(1, round(epochs * n / B)), x0, weight_decay) for B in batch_sizes for lr in lrs
-    ]
+
+    def n_steps(lr, B):
+        if budget_name == "epochs":
+            return max(1, round(budget * n / B))
+        return budget if budget_name == "steps" else max(1, round(budget / lr))
+
+    configs = [(model, float(lr), int(B), n_steps(lr, B), x0, weight_decay) for B in batch_sizes for lr in lrs]
     with np.errstate(all="ignore"):
         losses = np.array(run_sweep(_final_loss, configs, executor, label="regimes", progress=progress))
     final_loss = losses.reshape(len(batch_sizes), len(lrs))
@@ -122,9 +151,10 @@ def regimes(model, batch_sizes, *, epochs=2.0, lrs=None, x0=None, weight_decay=0
         batch_sizes=batch_sizes.astype(float),
         lrs=np.asarray(lrs, dtype=float),
         final_loss=final_loss,
+        n_steps=np.array([c[3] for c in configs]).reshape(final_loss.shape),
         best_lr=best,
         b_noise=noise_scale(model, x0),
         lr_limit=float(lr_limit),
-        config={"model": model.describe(), "epochs": epochs, "weight_decay": weight_decay, "x0": x0.tolist()},
+        config={"model": model.describe(), "budget": {budget_name: budget}, "weight_decay": weight_decay, "x0": x0.tolist()},
         versions=package_versions(),
     )

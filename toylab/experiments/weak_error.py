@@ -104,6 +104,14 @@ class WeakError(Result):
     ``max_t |E g(SVAG_l) - ref_em(t)|`` with standard error ``error_se[i]``
     (at the maximising time); the slope of log error on log l is fitted where
     the error stands clear of the noise (``fitted``: error > 3 s.e., and l >= ``fit_from``).
+
+    The non-Gaussian gap: SGD and NGD (eq. 3, the same drift and noise
+    covariance with Gaussian noise) have the same first two moments on a
+    linear model, so a quadratic g sees no gap there; a test function of
+    higher order (``norm4``, ``gauss_bump``) or a non-linear model does.
+    ``sgd_mean``/``ngd_mean`` are their means of g at ``times``;
+    ``gaussian_gap`` is ``max_t |E g(SGD) - E g(NGD)|`` with standard error
+    ``gaussian_gap_se`` (at the maximising time).
     """
 
     ls: np.ndarray
@@ -126,6 +134,12 @@ class WeakError(Result):
     slope_ci: float
     em_error: np.ndarray
     em_error_se: np.ndarray
+    sgd_mean: np.ndarray
+    sgd_se: np.ndarray
+    ngd_mean: np.ndarray
+    ngd_se: np.ndarray
+    gaussian_gap: float
+    gaussian_gap_se: float
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
@@ -135,6 +149,8 @@ class WeakError(Result):
             f"weak_error [{self.observable}]: slope {self.slope:.3f} +- {self.slope_ci:.3f} (fitted on l = {used}); "
             f"errors " + ", ".join(f"l={l:g}: {e:.2e}+-{s:.1e}" for l, e, s in zip(self.ls, self.error, self.error_se))
             + f"; references (EM dt->0, SVAG l->inf) differ by at most {self.ref_gap:.1f} s.e."
+            + f"; non-Gaussian gap max_t |E g(SGD) - E g(NGD)| = {self.gaussian_gap:.2e} +- "
+            f"{self.gaussian_gap_se:.1e} ({self.gaussian_gap / self.gaussian_gap_se:.1f} s.e.)"
         )
 
 
@@ -155,7 +171,10 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
     lr, batch_size, weight_decay : SGD's hyperparameters
     ls : SVAG parameters to measure
     time : SDE horizon; statistics at every multiple of lr
-    observable : built-in observable (``"loss"``, bounded and smooth on the sphere; ``"sq_norm"``; ...)
+    observable : built-in observable (``"loss"``, bounded and smooth on the sphere; ``"sq_norm"``;
+        ``"norm4"`` |x|^4 and ``"gauss_bump"`` exp(-|x|^2/2), which see the non-Gaussian gap and
+        the SVAG/Euler-Maruyama difference on linear models too; see ``toylab.BUILTIN_OBSERVABLES``),
+        or a sequence of them, measured on the same runs
     dt : finest-but-two Euler-Maruyama step of the reference (default lr/8; also dt/2, dt/4)
     ref_ls : large l for the second reference (extrapolated in 1/l)
     fit_from : smallest l in the slope fit (error = c/l + O(1/l^2): the smallest l carry the
@@ -164,11 +183,12 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
 
     Returns
     -------
-    WeakError
+    WeakError, or a tuple of them (one per observable) when ``observable`` is a sequence
     """
     from .. import _validate as V
-    from ..algorithms import SVAG, EulerMaruyama
-    from ._common import extrapolate_to_zero, fit_slope, simulate_all
+    from ..algorithms import NGD, SGD, SVAG, EulerMaruyama
+    from ..simulate import BUILTIN_OBSERVABLES
+    from ._common import simulate_all
 
     lr = V.real("lr", lr, positive=True)
     time = V.real("time", time, positive=True)
@@ -179,20 +199,41 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
     ref_ls = np.asarray(ref_ls, dtype=float)
     if np.any(ls < 1) or np.any(ref_ls < 1):
         raise ValueError("ls and ref_ls must be >= 1")
+    names = (observable,) if isinstance(observable, str) else tuple(observable)
+    if not names or any(g not in BUILTIN_OBSERVABLES for g in names):
+        raise ValueError(f"observable must be one of {BUILTIN_OBSERVABLES} or a sequence of them, got {observable!r}")
     times = lr * np.arange(int(round(time / lr)) + 1)
     algs = [SVAG(lr, batch_size, l, weight_decay=weight_decay) for l in ls]
     algs += [SVAG(lr, batch_size, l, weight_decay=weight_decay) for l in ref_ls]
     algs += [EulerMaruyama(lr, batch_size, h, weight_decay=weight_decay) for h in dts]
+    # SGD is SVAG(l = 1) bit for bit: that run serves when l = 1 is measured
+    sgd_index = int(np.flatnonzero(ls == 1)[0]) if np.any(ls == 1) else len(algs)
+    if sgd_index == len(algs):
+        algs.append(SGD(lr, batch_size, weight_decay=weight_decay))
+    algs.append(NGD(lr, batch_size, weight_decay=weight_decay))
     runs = simulate_all(model, algs, x0, times, paths=paths, seed=seed, backend=backend, executor=executor,
                         label="weak_error", progress=progress)
+    config = {"model": model.describe(), "lr": lr, "batch_size": int(batch_size), "weight_decay": weight_decay,
+              "x0": x0.tolist(), "ref_ls": ref_ls.tolist(), "paths": int(paths), "seed": int(seed),
+              "backend": backend}
+    out = tuple(_from_runs(runs, g, ls, ref_ls, dts, times, sgd_index, fit_from, config) for g in names)
+    return out[0] if isinstance(observable, str) else out
+
+
+def _from_runs(runs, observable, ls, ref_ls, dts, times, sgd_index, fit_from, config):
+    """One observable's WeakError from the runs of :func:`weak_error` (SVAG ls, SVAG ref_ls, EM dts, [SGD], NGD)."""
+    from ._common import extrapolate_to_zero, fit_slope
+
     mean = np.array([e.mean(observable) for e in runs])
     se = np.array([e.stderr(observable) for e in runs])
     nl, nr = len(ls), len(ref_ls)
     svag_mean, svag_se = mean[:nl], se[:nl]
-    em_mean, em_se = mean[nl + nr :], se[nl + nr :]
+    em_mean, em_se = mean[nl + nr : nl + nr + 3], se[nl + nr : nl + nr + 3]
+    sgd_mean, sgd_se, ngd_mean, ngd_se = mean[sgd_index], se[sgd_index], mean[-1], se[-1]
+    gap, gap_se = _max_error(sgd_mean, sgd_se, ngd_mean, ngd_se)
     ref_em, ref_em_se = extrapolate_to_zero(dts, em_mean, em_se)
     ref_svag, ref_svag_se = extrapolate_to_zero(1.0 / ref_ls, mean[nl : nl + nr], se[nl : nl + nr])
-    gap = np.abs(ref_em - ref_svag)[1:] / np.hypot(ref_em_se, ref_svag_se)[1:]
+    ref_gap = np.abs(ref_em - ref_svag)[1:] / np.hypot(ref_em_se, ref_svag_se)[1:]
     errs = [_max_error(svag_mean[i], svag_se[i], ref_em, ref_em_se) for i in range(nl)]
     error, error_se = np.array([e for e, _ in errs]), np.array([s for _, s in errs])
     em_errs = [_max_error(em_mean[i], em_se[i], ref_em, ref_em_se) for i in range(len(dts))]
@@ -201,11 +242,10 @@ def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, obse
     return WeakError(
         ls=ls, times=times, observable=observable, svag_mean=svag_mean, svag_se=svag_se, dts=dts,
         em_mean=em_mean, em_se=em_se, ref_em=ref_em, ref_em_se=ref_em_se, ref_svag=ref_svag,
-        ref_svag_se=ref_svag_se, ref_gap=float(gap.max()), error=error, error_se=error_se, fitted=fitted,
+        ref_svag_se=ref_svag_se, ref_gap=float(ref_gap.max()), error=error, error_se=error_se, fitted=fitted,
         slope=float(slope), slope_ci=float(ci), em_error=np.array([e for e, _ in em_errs]),
-        em_error_se=np.array([s for _, s in em_errs]),
-        config={"model": model.describe(), "lr": lr, "batch_size": int(batch_size), "weight_decay": weight_decay,
-                "x0": x0.tolist(), "ref_ls": ref_ls.tolist(), "paths": int(paths), "seed": int(seed),
-                "backend": backend},
+        em_error_se=np.array([s for _, s in em_errs]), sgd_mean=sgd_mean, sgd_se=sgd_se, ngd_mean=ngd_mean,
+        ngd_se=ngd_se, gaussian_gap=gap, gaussian_gap_se=gap_se,
+        config=dict(config),
         versions=package_versions(),
     )
