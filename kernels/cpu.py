@@ -35,7 +35,12 @@ from . import steps as _steps
 from . import target as _target
 
 # The compiled per-path functions; the generated kernels import them from here.
-_CPU = _target.build(njit)
+# The generator and the per-sample functions are inlined at Numba's IR level:
+# a call that passes arrays costs reference-count updates of the shared data
+# arrays, atomic operations that two threads contend for.  Inlining everything
+# scales better still but multiplies compile time; these are the calls made
+# many times a step.
+_CPU = _target.build(njit, hot=njit(inline="always"))
 RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite
 

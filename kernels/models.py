@@ -9,7 +9,8 @@ allocate, so the same source compiles under ``numba.njit`` and as
 =========================  ===================  ==============  ==============
 model                      M (2-D)              v (1-D)         p (1-D)
 =========================  ===================  ==============  ==============
-LinearRegression           [A; H]  (n+d, d)     [y; b]          [n]
+LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls]
+                                                q_ls]
 SphereRegression           A       (n, d)       y               [n]
 GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
@@ -39,8 +40,13 @@ from . import tagged
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
 
 
-def build(jit, xp, rng):
-    """Compile every model's functions with ``jit``; returns {class name: namespace}."""
+def build(jit, xp, rng, hot=None):
+    """Compile every model's functions with ``jit``; returns {class name: namespace}.
+
+    ``hot`` (default ``jit``) compiles the per-sample functions called B times
+    a step (a sample's gradient and what it needs): the CPU inlines them.
+    """
+    hot = jit if hot is None else hot
     sqrt = xp.sqrt
     next_normal = rng.next_normal
     draw_bounded = rng.draw_bounded
@@ -139,11 +145,11 @@ def build(jit, xp, rng):
         return batch_grad, noise_unit, sigma1_trace
 
     # ------------------------------------------------------ LinearRegression
-    @jit
+    @hot
     def lr_prepare(x, aux):
         pass
 
-    @jit
+    @hot
     def lr_residual(x, M, v, i):
         # r_i = a_i.x - y_i
         r = 0.0
@@ -151,7 +157,7 @@ def build(jit, xp, rng):
             r += M[i, c] * x[c]
         return r - v[i]
 
-    @jit
+    @hot
     def lr_sample_grad_add(x, M, v, p, i, aux, out):
         # g_i = a_i (a_i.x - y_i)
         r = lr_residual(x, M, v, i)
@@ -160,12 +166,20 @@ def build(jit, xp, rng):
 
     @jit
     def lr_loss(x, M, v, p, aux):
+        # About the least-squares point x_ls (where grad L = 0), with e = x - x_ls:
+        #   L(x) = L_ls + e^T H e / 2,
+        # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
+        # cancellation, however close x is to x_ls.
+        d = x.shape[0]
         n = int(p[0])
         s = 0.0
-        for i in range(n):
-            r = lr_residual(x, M, v, i)
-            s += r * r
-        return 0.5 * s / n
+        for c in range(d):
+            ec = x[c] - v[n + d + c]
+            he = 0.0
+            for k in range(d):
+                he += M[n + c, k] * (x[k] - v[n + d + k])
+            s += ec * he
+        return p[1] + 0.5 * s
 
     @jit
     def lr_grad(x, M, v, p, aux, out):
@@ -178,17 +192,38 @@ def build(jit, xp, rng):
                 s += x[k] * M[n + k, c]
             out[c] = s - v[n + c]
 
-    lr_batch, lr_noise, lr_trace = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
+    @jit
+    def lr_trace(x, M, v, p, aux, t1, t2):
+        # tr Sigma_1 = (1/n) sum_i |a_i|^2 r_i^2 - |grad L|^2, with r_i = r_i(x_ls) + a_i.e:
+        #   (1/n) sum_i |a_i|^2 r_i^2 = s_ls + 2 q_ls.e + e^T Q e,
+        # Q = (1/n) sum_i |a_i|^2 a_i a_i^T, q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i,
+        # s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2: O(d^2) per record.
+        d = x.shape[0]
+        n = int(p[0])
+        s = p[2]
+        for c in range(d):
+            ec = x[c] - v[n + d + c]
+            qe = 0.0
+            for k in range(d):
+                qe += M[n + d + c, k] * (x[k] - v[n + d + k])
+            s += ec * (2.0 * v[n + 2 * d + c] + qe)
+        lr_grad(x, M, v, p, aux, t1)
+        g2 = 0.0
+        for c in range(d):
+            g2 += t1[c] * t1[c]
+        return s - g2
+
+    lr_batch, lr_noise, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
 
     # ------------------------------------------------------ SphereRegression
-    @jit
+    @hot
     def sp_prepare(x, aux):
         s = 0.0
         for c in range(x.shape[0]):
             s += x[c] * x[c]
         aux[0] = sqrt(s)
 
-    @jit
+    @hot
     def sp_cosine(x, M, i, norm):
         # a_i.u with u = x / |x|
         au = 0.0
@@ -196,7 +231,7 @@ def build(jit, xp, rng):
             au += M[i, c] * (x[c] / norm)
         return au
 
-    @jit
+    @hot
     def sp_sample_grad_add(x, M, v, p, i, aux, out):
         # g_i = r_i (a_i - (a_i.u) u) / |x|, r_i = a_i.u - y_i  (needs sp_prepare)
         norm = aux[0]

@@ -95,7 +95,8 @@ def build(jit, xp):
     Returns
     -------
     types.SimpleNamespace
-        ``philox``, ``block``, ``unit``, ``box_muller``, ``lemire``.
+        ``philox``, ``block``, ``unit``, ``box_muller``, ``lemire`` (element-wise),
+        ``lemire_scalar``, ``normal_pair``, ``next_normal``, ``draw_bounded``.
     """
     sqrt, log, cos, sin = xp.sqrt, xp.log, xp.cos, xp.sin
 
@@ -159,6 +160,20 @@ def build(jit, xp):
         return m >> _S32, (m & _MASK32) >= threshold
 
     @jit
+    def lemire_scalar(word, n):
+        """:func:`lemire` for one word, dividing only when it must.
+
+        The threshold (2**32 - n) mod n is below n, so a low half >= n is
+        accepted without it; the division is left for the rare low half < n.
+        """
+        m = word * n
+        low = m & _MASK32
+        if low < n:
+            if low < (_TWO32 - n) % n:
+                return m >> _S32, False
+        return m >> _S32, True
+
+    @jit
     def normal_pair(seed, path, step, kind, blk):
         """Normals 2*blk and 2*blk + 1 of stream (seed, path, step, kind)."""
         w0, w1, w2, w3 = block(seed, path, step, kind, blk)
@@ -193,7 +208,7 @@ def build(jit, xp):
                 buf[2] = w2
                 buf[3] = w3
             cur[0] = pos + 1
-            val, ok = lemire(buf[q], n)
+            val, ok = lemire_scalar(buf[q], n)
             if ok:
                 return val
 
@@ -204,6 +219,7 @@ def build(jit, xp):
         unit=unit,
         box_muller=box_muller,
         lemire=lemire,
+        lemire_scalar=lemire_scalar,
         normal_pair=normal_pair,
         next_normal=next_normal,
         draw_bounded=draw_bounded,

@@ -18,9 +18,12 @@ from . import rng as _rng
 from . import steps as _steps
 
 
-def build(jit):
-    rng = _rng.build(jit, math)
-    models = _models.build(jit, math, rng)
+def build(jit, hot=None):
+    """Compile everything with ``jit``; ``hot`` (default ``jit``) for the
+    generator and the per-sample functions, called many times a step."""
+    hot = jit if hot is None else hot
+    rng = _rng.build(hot, math)
+    models = _models.build(jit, math, rng, hot)
     steps, observe = {}, {}
     for name, ns in models.items():
         steps[name], observe[name] = _steps.build(jit, ns, name)
