@@ -165,21 +165,25 @@ def build(jit, xp, rng, hot=None):
             out[c] += M[i, c] * r
 
     @jit
+    def lr_quad_ls(x, M, v, n, row):
+        # e^T K e with e = x - x_ls and K the d x d block of M from ``row``
+        d = x.shape[0]
+        s = 0.0
+        for c in range(d):
+            ke = 0.0
+            for k in range(d):
+                ke += M[row + c, k] * (x[k] - v[n + d + k])
+            s += (x[c] - v[n + d + c]) * ke
+        return s
+
+    @jit
     def lr_loss(x, M, v, p, aux):
         # About the least-squares point x_ls (where grad L = 0), with e = x - x_ls:
         #   L(x) = L_ls + e^T H e / 2,
         # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
         # cancellation, however close x is to x_ls.
-        d = x.shape[0]
         n = int(p[0])
-        s = 0.0
-        for c in range(d):
-            ec = x[c] - v[n + d + c]
-            he = 0.0
-            for k in range(d):
-                he += M[n + c, k] * (x[k] - v[n + d + k])
-            s += ec * he
-        return p[1] + 0.5 * s
+        return p[1] + 0.5 * lr_quad_ls(x, M, v, n, n)
 
     @jit
     def lr_grad(x, M, v, p, aux, out):
@@ -200,18 +204,13 @@ def build(jit, xp, rng, hot=None):
         # s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2: O(d^2) per record.
         d = x.shape[0]
         n = int(p[0])
-        s = p[2]
+        s = p[2] + lr_quad_ls(x, M, v, n, n + d)
         for c in range(d):
-            ec = x[c] - v[n + d + c]
-            qe = 0.0
-            for k in range(d):
-                qe += M[n + d + c, k] * (x[k] - v[n + d + k])
-            s += ec * (2.0 * v[n + 2 * d + c] + qe)
+            s += 2.0 * v[n + 2 * d + c] * (x[c] - v[n + d + c])
         lr_grad(x, M, v, p, aux, t1)
-        g2 = 0.0
         for c in range(d):
-            g2 += t1[c] * t1[c]
-        return s - g2
+            s -= t1[c] * t1[c]
+        return s
 
     lr_batch, lr_noise, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
 

@@ -33,6 +33,11 @@ def save(fig, path):
     plt.close(fig)
 
 
+def _finite_min(values):
+    """The smallest finite entry (diverged runs are inf)."""
+    return float(np.min(values[np.isfinite(values)]))
+
+
 def plot_weak_error(result, path):
     """Weak error of SVAG against the SDE versus l, with the O(1/l) slope drawn."""
     fig, (ax, ax2) = figure(2)
@@ -117,7 +122,7 @@ def plot_regimes(result, path, time_result=None):
     ax.legend(fontsize=7)
     for i, b in enumerate(B):
         ax2.loglog(result.lrs, result.final_loss[i], "-", lw=1, label=f"B={b:g}")
-    best = np.nanmin(np.where(np.isfinite(result.final_loss), result.final_loss, np.nan))
+    best = _finite_min(result.final_loss)
     ax2.set_ylim(0.9 * best, 20 * best)  # diverging learning rates leave the plot
     ax2.set_xlabel("learning rate eta")
     ax2.set_ylabel("E L(x) after the budget (exact)")
@@ -126,7 +131,7 @@ def plot_regimes(result, path, time_result=None):
     if time_result is not None:
         ax3 = axes[2]
         T = time_result.config["budget"]["time"]
-        floor = np.nanmin(np.where(np.isfinite(time_result.final_loss), time_result.final_loss, np.nan))
+        floor = _finite_min(time_result.final_loss)
         for i, b in enumerate(time_result.batch_sizes):
             ax3.loglog(time_result.lrs / b, time_result.final_loss[i] - floor, "-", lw=1, label=f"B={b:g}")
         ax3.set_xlabel("eta / B (the SDE's noise scale)")

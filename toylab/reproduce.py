@@ -51,12 +51,28 @@ def _weak_error(out_dir, quick, backend):
     return written
 
 
+def _save_data(results, names, out_dir):
+    """Save each result as ``name.npz`` and print its summary; the paths written."""
+    written = []
+    for name, res in zip(names, results):
+        res.save(out_dir / f"{name}.npz")
+        written.append(out_dir / f"{name}.npz")
+        print(res.summary())
+    return written
+
+
 def _save(result, plot, out_dir, name, *plot_args):
-    png, data = out_dir / f"{name}.png", out_dir / f"{name}.npz"
+    """One result: ``name.png`` and ``name.npz``."""
+    png = out_dir / f"{name}.png"
     plot(result, png, *plot_args)
-    result.save(data)
-    print(result.summary())
-    return [png, data]
+    return [png] + _save_data([result], [name], out_dir)
+
+
+def _save_group(results, names, plot, out_dir, name, *plot_args):
+    """Several results in one figure ``name.png``, each saved under its own name."""
+    png = out_dir / f"{name}.png"
+    plot(results, png, *plot_args)
+    return [png] + _save_data(results, names, out_dir)
 
 
 def reproduce(out_dir, quick=False, backend="auto", executor=None):
@@ -79,13 +95,8 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
                      fit_from=fit_from, paths=2000 if quick else 50_000, seed=50 + 10 * i, backend=backend,
                      executor=executor)
           for i, (obs, fit_from) in enumerate((("loss", 1), ("sq_norm", 4)))]
-    png = out_dir / "weak_error_sphere.png"
-    plot_weak_error_mc(mc, png)
-    written.append(png)
-    for res in mc:
-        res.save(out_dir / f"weak_error_sphere_{res.observable}.npz")
-        written.append(out_dir / f"weak_error_sphere_{res.observable}.npz")
-        print(res.summary())
+    written += _save_group(mc, [f"weak_error_sphere_{res.observable}" for res in mc], plot_weak_error_mc, out_dir,
+                           "weak_error_sphere")
 
     # On the linear model the quadratic loss cannot tell SGD from NGD, nor SVAG(l) from EM at lr/l
     # (equal first two moments); |x|^4 and exp(-|x|^2/2) can: the same runs, three test functions.
@@ -94,23 +105,17 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
     mc = weak_error(lin, 0.1, 1, ls=(1, 2, 4, 8, 16), time=1.0, x0=np.zeros(lin.dim),
                     observable=("loss", "norm4", "gauss_bump"), paths=4000 if quick else 100_000, seed=80,
                     backend=backend, executor=executor)
-    png = out_dir / "weak_error_linear_mc.png"
-    plot_weak_error_mc(mc, png)
-    written.append(png)
-    for res in mc:
-        res.save(out_dir / f"weak_error_linear_{res.observable}.npz")
-        written.append(out_dir / f"weak_error_linear_{res.observable}.npz")
-        print(res.summary())
+    written += _save_group(mc, [f"weak_error_linear_{res.observable}" for res in mc], plot_weak_error_mc, out_dir,
+                           "weak_error_linear_mc")
 
     res = stationary(_demo_quadratic(), np.geomspace(0.01, 0.9, 12 if quick else 24), 1, ls=(2, 4, 8, 16))
     written += _save(res, plot_stationary, out_dir, "stationary")
 
     batch_sizes = [1, 2, 4, 8, 16, 32, 64]
     res_time = regimes(lin, batch_sizes, time=5.0, x0=np.zeros(lin.dim), executor=executor)
-    res_time.save(out_dir / "regimes_time.npz")
-    print(res_time.summary())
+    written += _save_data([res_time], ["regimes_time"], out_dir)
     res = regimes(lin, batch_sizes, epochs=2.0, x0=np.zeros(lin.dim), executor=executor)
-    written += _save(res, plot_regimes, out_dir, "regimes", res_time) + [out_dir / "regimes_time.npz"]
+    written += _save(res, plot_regimes, out_dir, "regimes", res_time)
 
     res = equilibrium(sphere, 0.2, 16, 0.5, x0=x0, time=12.0, paths=500 if quick else 4000, seed=10,
                       backend=backend, executor=executor)
@@ -124,11 +129,6 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
     for lr, seed, T in ((0.05, 30, 4.0), (0.4, 40, 8.0)):
         paths_runs.append(svag_paths(sphere, lr, 4, 0.5, x0=x0, time=T, paths=300 if quick else 4000,
                                      seed=seed, backend=backend, executor=executor))
-    png = out_dir / "svag_paths.png"
-    plot_svag_paths(paths_runs, png, ["eta = 0.05 (SDE holds)", "eta = 0.4 (LSR fails)"])
-    written.append(png)
-    for name, res in zip(("svag_paths_small_lr", "svag_paths_large_lr"), paths_runs):
-        res.save(out_dir / f"{name}.npz")
-        written.append(out_dir / f"{name}.npz")
-        print(res.summary())
+    written += _save_group(paths_runs, ["svag_paths_small_lr", "svag_paths_large_lr"], plot_svag_paths, out_dir,
+                           "svag_paths", ["eta = 0.05 (SDE holds)", "eta = 0.4 (LSR fails)"])
     return written
