@@ -7,7 +7,7 @@ Reports, per workload: path-steps per second (median of --repeat runs) for the
 ``numpy`` and ``cpu`` backends and their ratio; achieved flop/s against this
 machine's dgemm peak measured in the same run (a roofline line); compile time
 (cold cache) and warm start-up, each in a fresh process; peak memory of a
-10^6-path run.
+10^6-path run of every workload.
 
 Flops per path-step are counted from the kernels (multiply and add count one
 each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
@@ -96,12 +96,25 @@ A = rng.normal(size=(1000, 10)); model = LinearRegression(A, A @ rng.normal(size
 t1 = time.perf_counter()
 simulate(model, SGD(0.01, 8), np.zeros(10), [0.01], paths=64, progress=False)
 t2 = time.perf_counter()
+print(json.dumps(dict(import_s=t1 - t0, first_simulate_s=t2 - t1)))
+"""
+
+# Peak resident memory of one workload at many paths, in a fresh process with
+# the kernel already cached: what a user's run costs, compilation apart.
+MEMORY = """
+import json, resource, sys
+import numpy as np
+sys.path.insert(0, '.')
+from benchmarks.bench_cpu import models, B
+from toylab import NGD, SGD, SVAG, EulerMaruyama, simulate
+model = models()[{model!r}]
+alg = {alg}
+x0 = np.full(model.dim, 0.3)
+simulate(model, alg, x0, [alg.step_time], paths=64, progress=False)
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-PATHS = {paths}
-if PATHS:
-    simulate(model, SGD(0.01, 8), np.zeros(10), [0.01 * {steps}], paths=PATHS, progress=False)
+simulate(model, alg, x0, [{steps} * alg.step_time], paths={paths}, progress=False)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(dict(import_s=t1 - t0, first_simulate_s=t2 - t1, base_mb=base / 1024, peak_mb=peak / 1024)))
+print(json.dumps(dict(base_mb=base / 1024, peak_mb=peak / 1024)))
 """
 
 
@@ -136,16 +149,21 @@ def main(argv=None):
             )
     print()
     with tempfile.TemporaryDirectory() as cache:
-        cold = in_fresh_process(START.format(paths=0, steps=0), {"TOYLAB_CACHE_DIR": cache})
-        warm = in_fresh_process(START.format(paths=0, steps=0), {"TOYLAB_CACHE_DIR": cache})
+        cold = in_fresh_process(START, {"TOYLAB_CACHE_DIR": cache})
+        warm = in_fresh_process(START, {"TOYLAB_CACHE_DIR": cache})
     print(f"compile (cold cache, SGD x LinearRegression): {cold['first_simulate_s']:.1f} s")
     print(f"warm start-up: import {warm['import_s']:.2f} s + first simulate {warm['first_simulate_s']:.2f} s")
     mem_paths = 100_000 if q else 1_000_000
-    mem = in_fresh_process(START.format(paths=mem_paths, steps=10))
-    print(
-        f"peak memory, {mem_paths:.0e} paths (SGD, 10 steps): {mem['peak_mb']:.0f} MB "
-        f"(process after import and warm-up: {mem['base_mb']:.0f} MB)"
-    )
+    print()
+    print(f"Peak memory of {mem_paths:.0e} paths (fresh process, kernel cached; SGD/SVAG 10 steps, NGD/EM 1 step):")
+    print()
+    print("| model | algorithm | process after warm-up (MB) | peak (MB) |")
+    print("|---|---|---|---|")
+    for name in models():
+        for alg in ["SGD(0.01, B)", "SVAG(0.01, B, 8)", "NGD(0.01, B)", "EulerMaruyama(0.01, B, 0.01)"]:
+            steps = 10 if alg.startswith("S") else 1
+            mem = in_fresh_process(MEMORY.format(model=name, alg=alg, steps=steps, paths=mem_paths))
+            print(f"| {name} | {alg.split('(')[0]} | {mem['base_mb']:.0f} | {mem['peak_mb']:.0f} |")
 
 
 if __name__ == "__main__":

@@ -35,11 +35,13 @@ from . import steps as _steps
 from . import target as _target
 
 # The compiled per-path functions; the generated kernels import them from here.
-# The generator and the per-sample functions are inlined at Numba's IR level:
-# a call that passes arrays costs reference-count updates of the shared data
-# arrays, atomic operations that two threads contend for.  Inlining everything
-# scales better still but multiplies compile time; these are the calls made
-# many times a step.
+# What runs every step is inlined at Numba's IR level: the step, the batch
+# gradient, the generator and the per-sample functions.  A call costs more than
+# its body here: each array travels as a struct of seven fields (some twenty
+# arrays a step), and its owner's reference count is updated, an atomic
+# operation that the threads contend for on shared data.  Observables, the full
+# gradient and the exact noise (called per record, or doing O(n) work per call)
+# stay calls: inlining them too multiplies compile time for little gain.
 _CPU = _target.build(njit, hot=njit(inline="always"))
 RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite

@@ -28,12 +28,14 @@ exp = math.exp
 ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
 
 
-def build(jit, model, tag):
+def build(jit, model, tag, hot=None):
     """Steps of every algorithm and the observables, for one model namespace.
 
     ``tag`` (the model's name) keeps the compiled symbols of each model's
-    steps apart (see ``kernels.tagged``).
+    steps apart (see ``kernels.tagged``); ``hot`` (default ``jit``) compiles
+    the steps, which the CPU inlines into its kernel.
     """
+    hot = tagged(jit if hot is None else hot, tag)
     jit = tagged(jit, tag)
     batch_grad = model["batch_grad"]
     grad = model["grad"]
@@ -43,7 +45,7 @@ def build(jit, model, tag):
     k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
     e1, e2 = R.KIND_EPOCH1, R.KIND_EPOCH2
 
-    @jit
+    @hot
     def sgd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # eq. (1): x <- x - lr (grad L_gamma(x) + wd x)
         batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
@@ -52,7 +54,7 @@ def build(jit, model, tag):
         for c in range(x.shape[0]):
             x[c] = x[c] - lr * (g[c] + wd * x[c])
 
-    @jit
+    @hot
     def svag(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
         batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
@@ -64,7 +66,7 @@ def build(jit, model, tag):
         for c in range(x.shape[0]):
             x[c] = x[c] - s * ((c1 * g[c] + c2 * g2[c]) + wd * x[c])
 
-    @jit
+    @hot
     def noisy(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
         # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
@@ -77,7 +79,7 @@ def build(jit, model, tag):
         for c in range(x.shape[0]):
             x[c] = x[c] - s * (g[c] + wd * x[c]) + coef * (sqrt_f * g2[c])
 
-    @jit
+    @hot
     def gd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         grad(x, M, v, p, aux, g)
         lr = ap[0]

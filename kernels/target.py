@@ -19,14 +19,15 @@ from . import steps as _steps
 
 
 def build(jit, hot=None):
-    """Compile everything with ``jit``; ``hot`` (default ``jit``) for the
-    generator and the per-sample functions, called many times a step."""
+    """Compile everything with ``jit``; ``hot`` (default ``jit``) for what runs
+    every step: the steps, the batch gradient, the generator and the
+    per-sample functions."""
     hot = jit if hot is None else hot
     rng = _rng.build(hot, math)
     models = _models.build(jit, math, rng, hot)
     steps, observe = {}, {}
     for name, ns in models.items():
-        steps[name], observe[name] = _steps.build(jit, ns, name)
+        steps[name], observe[name] = _steps.build(jit, ns, name, hot)
     start_path, finite = _steps.build_path(jit, DIVERGENCE_BOUND)
     return SimpleNamespace(
         rng=rng, models=models, steps=steps, observe=observe, start_path=start_path, finite=finite
