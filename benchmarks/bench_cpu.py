@@ -86,7 +86,7 @@ def in_fresh_process(code, env=None):
 
 
 START = """
-import json, resource, sys, time
+import json, sys, time
 t0 = time.perf_counter()
 import numpy as np
 sys.path.insert(0, '.')
@@ -100,10 +100,17 @@ print(json.dumps(dict(import_s=t1 - t0, first_simulate_s=t2 - t1)))
 """
 
 # Peak resident memory of one workload at many paths, in a fresh process with
-# the kernel already cached: what a user's run costs, compilation apart.
+# the kernel already cached: what a user's run costs, compilation apart.  Read
+# from VmHWM: getrusage's ru_maxrss survives execve, so a child started by this
+# (larger) process would report the parent's peak.
 MEMORY = """
-import json, resource, sys
+import json, sys
 import numpy as np
+
+def peak_mb():
+    with open('/proc/self/status') as f:
+        return next(int(l.split()[1]) for l in f if l.startswith('VmHWM')) / 1024
+
 sys.path.insert(0, '.')
 from benchmarks.bench_cpu import models, B
 from toylab import NGD, SGD, SVAG, EulerMaruyama, simulate
@@ -111,10 +118,9 @@ model = models()[{model!r}]
 alg = {alg}
 x0 = np.full(model.dim, 0.3)
 simulate(model, alg, x0, [alg.step_time], paths=64, progress=False)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_mb()
 simulate(model, alg, x0, [{steps} * alg.step_time], paths={paths}, progress=False)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps(dict(base_mb=base / 1024, peak_mb=peak / 1024)))
+print(json.dumps(dict(base_mb=base, peak_mb=peak_mb())))
 """
 
 

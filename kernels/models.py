@@ -64,42 +64,43 @@ def build(jit, xp, rng, hot=None):
 
         @tagged(hot, tag)
         def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
-            # The batch's indices first, into perm[start:start + B], then one
-            # pass of sample gradients in batch order: one inlined copy of the
-            # generator and of the sample gradient, whatever the sampler.
             d = x.shape[0]
             n = int(p[0])
             cur[0] = 0
-            start = 0
-            if sampler == 2:
-                # random reshuffling: a permutation per epoch, batches in its order
-                per_epoch = n // B
-                epoch = step // per_epoch
-                start = (step - epoch * per_epoch) * B
-                if start == 0:
-                    for b in range(per_epoch * B):
-                        j = b + int(draw_bounded(buf, cur, seed, path, np.uint64(epoch), epoch_kind, np.uint64(n - b)))
-                        tmp = perm[b]
-                        perm[b] = perm[j]
-                        perm[j] = tmp
-            else:
-                # with replacement: index b uniform in [0, n); without: partial
-                # Fisher-Yates, b + (uniform in [0, n - b)) swapped into place b
-                for b in range(B):
-                    bound = n if sampler == 0 else n - b
-                    j = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(bound)))
-                    if sampler == 0:
-                        perm[b] = j
-                    else:
-                        j += b
-                        tmp = perm[b]
-                        perm[b] = perm[j]
-                        perm[j] = tmp
             prepare(x, aux)
             for c in range(d):
                 out[c] = 0.0
-            for b in range(start, start + B):
-                sample_grad_add(x, M, v, p, perm[b], aux, out)
+            if sampler == 0:
+                # with replacement: each index uniform in [0, n), used as drawn
+                # (on the GPU, no round trip through the index array in memory)
+                for b in range(B):
+                    i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
+                    sample_grad_add(x, M, v, p, i, aux, out)
+            else:
+                # Without replacement the batch is perm[start:start + B], drawn
+                # first; then one pass of sample gradients in batch order (one
+                # inlined copy of the sample gradient for both samplers).
+                start = 0
+                if sampler == 2:
+                    # random reshuffling: a permutation per epoch, batches in its order
+                    per_epoch = n // B
+                    epoch = step // per_epoch
+                    start = (step - epoch * per_epoch) * B
+                    if start == 0:
+                        for b in range(per_epoch * B):
+                            j = b + int(draw_bounded(buf, cur, seed, path, np.uint64(epoch), epoch_kind, np.uint64(n - b)))
+                            tmp = perm[b]
+                            perm[b] = perm[j]
+                            perm[j] = tmp
+                else:
+                    # partial Fisher-Yates: b + (uniform in [0, n - b)) swapped into place b
+                    for b in range(B):
+                        j = b + int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n - b)))
+                        tmp = perm[b]
+                        perm[b] = perm[j]
+                        perm[j] = tmp
+                for b in range(start, start + B):
+                    sample_grad_add(x, M, v, p, perm[b], aux, out)
             for c in range(d):
                 out[c] = out[c] / B
 

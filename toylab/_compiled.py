@@ -63,12 +63,10 @@ def algorithm_arrays(model, algorithm):
 
 
 def perm_length(model, algorithm):
-    """Length of each path's index array: the batch's indices, or the permutation."""
-    if not model.finite or not hasattr(algorithm, "sampler"):
-        return 1
-    if algorithm.sampler == "with_replacement":
-        return algorithm.batch_size
-    return model.n_samples
+    """Length of each path's index array (only samplers without replacement use it)."""
+    if model.finite and getattr(algorithm, "sampler", "with_replacement") != "with_replacement":
+        return model.n_samples
+    return 1
 
 
 def kernel_inputs(spec):
