@@ -16,7 +16,7 @@ GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
 
-Signatures (``aux`` is a scratch array of length >= 1, ``t1`` of length d):
+Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -228,24 +228,27 @@ def build(jit, xp, rng, hot=None):
         s = 0.0
         for c in range(x.shape[0]):
             s += x[c] * x[c]
+        # 1/|x| once per step: a division costs several multiplications, and a
+        # sample gradient needs 2d + 1 of them
         aux[0] = sqrt(s)
+        aux[1] = 1.0 / aux[0]
 
     @hot
-    def sp_cosine(x, M, i, norm):
+    def sp_cosine(x, M, i, inv_norm):
         # a_i.u with u = x / |x|
         au = 0.0
         for c in range(x.shape[0]):
-            au += M[i, c] * (x[c] / norm)
+            au += M[i, c] * (x[c] * inv_norm)
         return au
 
     @hot
     def sp_sample_grad_add(x, M, v, p, i, aux, out):
         # g_i = r_i (a_i - (a_i.u) u) / |x|, r_i = a_i.u - y_i  (needs sp_prepare)
-        norm = aux[0]
-        au = sp_cosine(x, M, i, norm)
+        inv_norm = aux[1]
+        au = sp_cosine(x, M, i, inv_norm)
         r = au - v[i]
         for c in range(x.shape[0]):
-            out[c] += r * (M[i, c] - au * (x[c] / norm)) / norm
+            out[c] += r * (M[i, c] - au * (x[c] * inv_norm)) * inv_norm
 
     @jit
     def sp_loss(x, M, v, p, aux):
@@ -253,7 +256,7 @@ def build(jit, xp, rng, hot=None):
         sp_prepare(x, aux)
         s = 0.0
         for i in range(n):
-            r = sp_cosine(x, M, i, aux[0]) - v[i]
+            r = sp_cosine(x, M, i, aux[1]) - v[i]
             s += r * r
         return 0.5 * s / n
 
