@@ -166,8 +166,8 @@ def main(argv=None):
     print("| model | algorithm | process after warm-up (MB) | peak (MB) |")
     print("|---|---|---|---|")
     for name in models():
-        for alg in ["SGD(0.01, B)", "SVAG(0.01, B, 8)", "NGD(0.01, B)", "EulerMaruyama(0.01, B, 0.01)"]:
-            steps = 10 if alg.startswith("S") else 1
+        for alg, steps in [("SGD(0.01, B)", 10), ("SVAG(0.01, B, 8)", 10), ("NGD(0.01, B)", 1),
+                           ("EulerMaruyama(0.01, B, 0.01)", 1)]:
             mem = in_fresh_process(MEMORY.format(model=name, alg=alg, steps=steps, paths=mem_paths))
             print(f"| {name} | {alg.split('(')[0]} | {mem['base_mb']:.0f} | {mem['peak_mb']:.0f} |")
 

@@ -78,27 +78,28 @@ def build(jit, xp, rng, hot=None):
                     sample_grad_add(x, M, v, p, i, aux, out)
             else:
                 # Without replacement the batch is perm[start:start + B], drawn
-                # first; then one pass of sample gradients in batch order (one
-                # inlined copy of the sample gradient for both samplers).
+                # first by a partial Fisher-Yates shuffle (place b takes
+                # b + (uniform in [0, n - b))); then one pass of sample gradients
+                # in batch order.  One inlined copy of the draw and of the sample
+                # gradient serves both samplers.
                 start = 0
+                n_swaps = B
+                stream_step = step
+                stream_kind = kind
                 if sampler == 2:
-                    # random reshuffling: a permutation per epoch, batches in its order
+                    # random reshuffling: a whole permutation at each epoch's first
+                    # step, from the epoch's stream; batches follow its order
                     per_epoch = n // B
                     epoch = step // per_epoch
                     start = (step - epoch * per_epoch) * B
-                    if start == 0:
-                        for b in range(per_epoch * B):
-                            j = b + int(draw_bounded(buf, cur, seed, path, np.uint64(epoch), epoch_kind, np.uint64(n - b)))
-                            tmp = perm[b]
-                            perm[b] = perm[j]
-                            perm[j] = tmp
-                else:
-                    # partial Fisher-Yates: b + (uniform in [0, n - b)) swapped into place b
-                    for b in range(B):
-                        j = b + int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n - b)))
-                        tmp = perm[b]
-                        perm[b] = perm[j]
-                        perm[j] = tmp
+                    n_swaps = per_epoch * B if start == 0 else 0
+                    stream_step = epoch
+                    stream_kind = epoch_kind
+                for b in range(n_swaps):
+                    j = b + int(draw_bounded(buf, cur, seed, path, stream_step, stream_kind, np.uint64(n - b)))
+                    tmp = perm[b]
+                    perm[b] = perm[j]
+                    perm[j] = tmp
                 for b in range(start, start + B):
                     sample_grad_add(x, M, v, p, perm[b], aux, out)
             for c in range(d):
