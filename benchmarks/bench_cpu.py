@@ -11,10 +11,14 @@ machine's dgemm peak measured in the same run (a roofline line); compile time
 
 Flops per path-step are counted from the kernels (multiply and add count one
 each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
-so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d; NGD and Euler-Maruyama
-H x - b (2d^2) and the exact noise, per sample a residual (2d), the gradient
-(d), its z-weighted and plain sums (4d), so 7nd + 2d^2 + 6d.  SphereRegression
-adds the normalisation, per sample 4d more in the residual and gradient.
+so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  NGD and Euler-Maruyama:
+the gradient, H x - b (2d^2) on LinearRegression, the n sample gradients on
+SphereRegression (per sample 8d with the normalisation); and the exact noise.
+With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals
+and per column S_k z + s_k and its weighted sum, r (2d^2 + 2d), r <= d(d+1)/2
++ d; with ``noise="per_sample"`` (the rows marked so) it is n normals and per
+sample a residual (2d), the gradient (d), its z-weighted and plain sums (4d),
+7nd, and 11nd on SphereRegression.  A few O(d) terms are added to each.
 """
 
 from __future__ import annotations
@@ -45,13 +49,17 @@ def models():
     return {"LinearRegression": LinearRegression(A, y), "SphereRegression": SphereRegression(A, np.zeros(N))}
 
 
-def flops(model_name, alg):
-    extra = 4 * D if model_name == "SphereRegression" else 0
+def flops(model, alg):
+    sphere = isinstance(model, SphereRegression)
+    extra = 4 * D if sphere else 0
     if isinstance(alg, SGD):
         return B * (4 * D + extra) + 3 * D
     if isinstance(alg, SVAG):
         return 2 * B * (4 * D + extra) + 5 * D
-    return N * (7 * D + extra) + 2 * D * D + 6 * D
+    grad = N * 8 * D if sphere else 2 * D * D
+    if model.noise_method == "moments":
+        return grad + model.noise_dim * (2 * D * D + 2 * D) + (10 if sphere else 7) * D
+    return grad + N * (7 * D + extra) + 6 * D
 
 
 def dgemm_peak(size=2000, repeat=5):
@@ -139,20 +147,26 @@ def main(argv=None):
     print("| model | algorithm | numpy path-steps/s | cpu path-steps/s | cpu / numpy | cpu GFLOP/s | % of dgemm peak |")
     print("|---|---|---|---|---|---|---|")
     algs = [SGD(0.01, B), SVAG(0.01, B, 8), NGD(0.01, B), EulerMaruyama(0.01, B, 0.01)]
+    rows = []
     for name, model in models().items():
-        for alg in algs:
-            cheap = isinstance(alg, (SGD, SVAG))
-            steps = 50 if q else (200 if cheap else 50)
-            cpu_paths = (20_000 if cheap else 500) if q else (100_000 if cheap else 2_000)
-            np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 1_000)
-            np_steps = steps if cheap else 10
-            r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat)
-            r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
-            gf = r_cpu * flops(name, alg)
-            print(
-                f"| {name} | {type(alg).__name__} | {r_np:.3g} | {r_cpu:.3g} | {r_cpu / r_np:.1f} | "
-                f"{gf / 1e9:.2f} | {100 * gf / peak:.1f} |"
-            )
+        rows += [(name, model, alg, "") for alg in algs]
+        # the noise drawn per sample, for comparison with what "auto" picked
+        per_sample = type(model)(model.A, model.y, noise="per_sample")
+        rows += [(name, per_sample, alg, " (per sample)") for alg in algs[2:]]
+    for name, model, alg, label in rows:
+        cheap = isinstance(alg, (SGD, SVAG))
+        steps = 50 if q else (200 if cheap else 50)
+        moments = getattr(model, "noise_method", "") == "moments"
+        cpu_paths = (20_000 if cheap else 500) if q else (100_000 if cheap else 20_000 if moments else 2_000)
+        np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 2_000 if moments else 1_000)
+        np_steps = steps if cheap else 10
+        r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat)
+        r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
+        gf = r_cpu * flops(model, alg)
+        print(
+            f"| {name} | {type(alg).__name__}{label} | {r_np:.3g} | {r_cpu:.3g} | {r_cpu / r_np:.1f} | "
+            f"{gf / 1e9:.2f} | {100 * gf / peak:.1f} |"
+        )
     print()
     with tempfile.TemporaryDirectory() as cache:
         cold = in_fresh_process(START, {"TOYLAB_CACHE_DIR": cache})

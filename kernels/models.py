@@ -9,12 +9,16 @@ allocate, so the same source compiles under ``numba.njit`` and as
 =========================  ===================  ==============  ==============
 model                      M (2-D)              v (1-D)         p (1-D)
 =========================  ===================  ==============  ==============
-LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls]
-                                                q_ls]
-SphereRegression           A       (n, d)       y               [n]
+LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
+                                                q_ls; s; S]     r]
+SphereRegression           A (n, d)             [y; s; S]       [n, r]
 GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
+
+s and S are the r columns (S_k, s_k) of the noise's moment factor
+(``toylab.models.DataSetModel.moment_factor``), flat; r = 0 where the model
+draws its noise per sample.
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d):
 
@@ -153,6 +157,27 @@ def build(jit, xp, rng, hot=None):
 
         return batch_grad, noise_unit, sigma1_trace
 
+    # --------------------------------------------------- moment-factor noise
+    @jit
+    def moments_noise(z, v, col, r, seed, path, step, out):
+        # sum_k zeta_k (S_k z + s_k): the draw of toylab.models.DataSetModel with
+        # noise="moments", before the map T(x).  v holds from ``col`` the r
+        # vectors s_k, then the r symmetric d x d matrices S_k, flat.  r normals
+        # and r (d^2 + d) multiply-adds, whatever n is.
+        d = z.shape[0]
+        sbase = col + r * d
+        for c in range(d):
+            out[c] = 0.0
+        z1 = 0.0
+        for k in range(r):
+            zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+            base = sbase + k * d * d
+            for c in range(d):
+                acc = v[col + k * d + c]
+                for j in range(d):
+                    acc += v[base + c * d + j] * z[j]
+                out[c] += zeta * acc
+
     # ------------------------------------------------------ LinearRegression
     @hot
     def lr_prepare(x, aux):
@@ -221,7 +246,21 @@ def build(jit, xp, rng, hot=None):
             s -= t1[c] * t1[c]
         return s
 
-    lr_batch, lr_noise, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
+    lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
+
+    @jit
+    def lr_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
+        # p[3] = r columns of the moment factor (0: one normal per sample);
+        # z(x) = x - x_ls and T(x) the identity
+        r = int(p[3])
+        if r == 0:
+            lr_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
+            return
+        d = x.shape[0]
+        n = int(p[0])
+        for c in range(d):
+            t1[c] = x[c] - v[n + d + c]
+        moments_noise(t1, v, n + 3 * d, r, seed, path, step, out)
 
     # ------------------------------------------------------ SphereRegression
     @hot
@@ -273,7 +312,27 @@ def build(jit, xp, rng, hot=None):
         for c in range(x.shape[0]):
             out[c] = out[c] / n
 
-    sp_batch, sp_noise, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression")
+    sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression")
+
+    @jit
+    def sp_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
+        # p[1] = r columns of the moment factor (0: one normal per sample);
+        # z(x) = u = x/|x| and T(x) w = (w - (u.w) u)/|x|
+        r = int(p[1])
+        if r == 0:
+            sp_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
+            return
+        d = x.shape[0]
+        n = int(p[0])
+        sp_prepare(x, aux)
+        for c in range(d):
+            t1[c] = x[c] * aux[1]
+        moments_noise(t1, v, n, r, seed, path, step, out)
+        uw = 0.0
+        for c in range(d):
+            uw += t1[c] * out[c]
+        for c in range(d):
+            out[c] = (out[c] - uw * t1[c]) * aux[1]
 
     # -------------------------------------------- GaussianLinearRegression
     @jit

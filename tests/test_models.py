@@ -20,6 +20,20 @@ def all_models():
         SphereRegression(A, np.zeros(6)),
         GaussianLinearRegression([1.0, 0.5, 2.0], [1.0, 0.0, -1.0], 0.3),
         NoisyQuadratic(np.diag([1.0, 2.0, 0.5]), 0.1 * np.eye(3) + 0.05),
+    ] + moment_noise_models(rng, A)
+
+
+def moment_noise_models(rng, A):
+    """Finite data sets whose noise is drawn from the moment factor (noise="moments")."""
+    A12 = rng.normal(size=(12, 3))
+    y12 = rng.normal(size=12)
+    return [
+        # "auto" picks the moments here: m = 9 features, cheaper than n = 12 samples
+        LinearRegression(A12, y12),
+        SphereRegression(A12, y12),
+        # n = 6 < m: the factor has rank n - 1 = 5; interpolated data: the residual part is zero
+        LinearRegression(A, A @ np.array([1.0, -1.0, 0.5]), noise="moments"),
+        SphereRegression(A, np.zeros(6), noise="moments"),
     ]
 
 

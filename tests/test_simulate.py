@@ -23,6 +23,8 @@ from numba import njit
 
 from toylab._progress import Progress
 
+from .conftest import tiny_regression
+
 X0 = np.array([1.0, -0.5, 0.8])
 BACKENDS = ["numpy", "cpu"]
 
@@ -55,6 +57,39 @@ def test_simulator_matches_exact_moments_linear_regression(regression, alg, back
     times = [0.0, 0.2, 1.0]
     ens = simulate(regression, alg, X0, times, paths=4000, seed=1, progress=False, backend=backend)
     assert_within_4_stderr(ens, exact.moments(regression, alg, X0, times))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("alg", [a for a in ALGS if isinstance(a, (NGD, EulerMaruyama))],
+                         ids=lambda a: f"{type(a).__name__}-{a.sampler}")
+@pytest.mark.parametrize("cls", [LinearRegression, SphereRegression], ids=lambda c: c.__name__)
+def test_noise_from_the_moment_factor_matches_the_per_sample_noise(cls, alg, backend):
+    # n = 40 > m = 9 features: "auto" draws the noise from the moment factor
+    model = tiny_regression(n=40, d=3, seed=4, cls=cls)
+    assert model.noise_method == "moments" and model.noise_dim == 9
+    times = [0.0, 0.2, 1.0]
+    ens = simulate(model, alg, X0, times, paths=4000, seed=1, progress=False, backend=backend)
+    if cls is LinearRegression:
+        assert_within_4_stderr(ens, exact.moments(model, alg, X0, times))
+    else:
+        # no exact moments on the sphere: against the per-sample construction, 4 combined s.e.
+        ref = cls(model.A, model.y, noise="per_sample")
+        other = simulate(ref, alg, X0, times, paths=4000, seed=2, progress=False, backend=backend)
+        for name in ("sq_norm", "loss", "grad_sq_norm", "noise_trace"):
+            diff = (ens.mean(name) - other.mean(name))[1:]
+            se = np.hypot(ens.stderr(name), other.stderr(name))[1:]
+            assert np.all(np.abs(diff) < 4 * se), (name, diff / se)
+
+
+def test_noise_method_auto_and_bad_values():
+    assert tiny_regression(n=8, d=3).noise_method == "per_sample"
+    assert tiny_regression(n=8, d=3).noise_dim == 8
+    assert tiny_regression(n=500, d=10).noise_method == "moments"
+    # m = 2144 features at d = 64: never the moments under "auto"
+    assert tiny_regression(n=100_000, d=64).noise_method == "per_sample"
+    for bad in ("exact", 3, None):
+        with pytest.raises(ValueError, match="noise must be one of"):
+            tiny_regression(n=8, d=3, cls=lambda A, y: LinearRegression(A, y, noise=bad))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -16,22 +16,34 @@ from .algorithms import GD, NGD, SVAG, EulerMaruyama
 from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
 
 
+def _moment_arrays(model):
+    """The columns (S_k, s_k) of the noise factor, flat: [s_0 .. s_{r-1}, S_0 .. S_{r-1}], and r (0: per sample)."""
+    if model.noise_method != "moments":
+        return np.zeros(0), 0
+    S, s = model.moment_factor()
+    return np.concatenate([s.reshape(-1), S.reshape(-1)]), S.shape[0]
+
+
 def model_arrays(model):
     """``(M, v, p)``: the model's data for the per-path kernels."""
     if isinstance(model, LinearRegression):
         # the loss and tr Sigma_1 about the least-squares point x_ls, in O(d^2) per
         # record instead of O(n d) (kernels/models.py derives them)
         A, y, n = model.A, model.y, model.n_samples
-        x_ls = np.linalg.lstsq(A, y, rcond=None)[0]
+        x_ls = model.x_ref
         r_ls = A @ x_ls - y
         row_sq = np.einsum("ij,ij->i", A, A)
         Q = (A * row_sq[:, None]).T @ A / n
         q_ls = A.T @ (row_sq * r_ls) / n
+        factor, r = _moment_arrays(model)
         M = np.vstack([A, model.H, Q])
-        v = np.concatenate([y, model.b, x_ls, q_ls])
-        p = np.array([n, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2)], dtype=float)
+        v = np.concatenate([y, model.b, x_ls, q_ls, factor])
+        p = np.array([n, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), r], dtype=float)
     elif isinstance(model, SphereRegression):
-        M, v, p = model.A, model.y, np.array([model.n_samples], dtype=float)
+        factor, r = _moment_arrays(model)
+        M = model.A
+        v = np.concatenate([model.y, factor])
+        p = np.array([model.n_samples, r], dtype=float)
     elif isinstance(model, GaussianLinearRegression):
         M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])
         v = np.zeros(1)

@@ -113,6 +113,7 @@ class Model:
         out = {"model": type(self).__name__, "dim": self.dim}
         if self.finite:
             out["n_samples"] = self.n_samples
+            out["noise"] = self.noise_method
         return out
 
     def __repr__(self):
@@ -125,7 +126,14 @@ class DataSetModel(Model):
 
     finite = True
 
-    def __init__(self, A, y):
+    #: how a draw of N(0, Sigma_1(x)) is built (see ``noise_unit``)
+    NOISE_METHODS = ("auto", "per_sample", "moments")
+    #: cost of one standard normal in multiply-adds, for ``noise="auto"``
+    _NORMAL_COST = 30
+    #: largest number of moment features m for ``noise="auto"``
+    _MAX_FEATURES = 1024
+
+    def __init__(self, A, y, noise="auto"):
         A = V.as_array("A", A, ndim=2)
         n, d = A.shape
         if n < 1 or d < 1:
@@ -134,6 +142,75 @@ class DataSetModel(Model):
         self.y = V.as_array("y", y, ndim=1, shape=(n,))
         self.dim = d
         self.n_samples = n
+        if not isinstance(noise, str) or noise not in self.NOISE_METHODS:
+            raise ValueError(f"noise must be one of {self.NOISE_METHODS}, got {noise!r}")
+        if noise == "auto":
+            noise = "moments" if self._moments_cheaper() else "per_sample"
+        #: ``"per_sample"`` or ``"moments"``: the construction of the noise draws
+        self.noise_method = noise
+        self._moment_factor = None
+
+    # ---- the noise draw ----------------------------------------------------
+    # Every per-sample gradient of these models is linear in a fixed feature
+    # vector of its data point:  g_i(x) - grad L(x) = T(x)[S_i z(x) + s_i],
+    # with S_i = a_i a_i^T - H (symmetric d x d), a vector s_i with mean zero,
+    # z(x) a point and T(x) a linear map (the identity for LinearRegression).
+    # So (1/sqrt(n)) sum_i z_i (g_i - grad L) is T(x)[W z(x) + w] with
+    # (W, w) = (1/sqrt(n)) sum_i z_i (S_i, s_i), a Gaussian vector of
+    # m = d(d+1)/2 + d entries whatever n is.  Its covariance, the feature
+    # Gram matrix G = (1/n) sum_i (S_i, s_i)(S_i, s_i)^T, is fixed by the
+    # data; with G = F F^T (r columns), (W, w) = F zeta for r standard
+    # normals zeta has the same law.  A draw then costs r <= m normals and
+    # r (d^2 + d) multiply-adds instead of n normals and about 3 n d.
+    def _moment_features(self):  # pragma: no cover - abstract
+        """``(S, s)``: S of shape (n, d, d), s of shape (n, d), as above."""
+        raise NotImplementedError
+
+    def _moments_cheaper(self):
+        d, n = self.dim, self.n_samples
+        m = d * (d + 1) // 2 + d
+        cost_moments = m * (d * d + d + self._NORMAL_COST)
+        cost_per_sample = n * (3 * d + self._NORMAL_COST)
+        return m <= self._MAX_FEATURES and cost_moments < cost_per_sample
+
+    def moment_factor(self):
+        """``(S, s)`` with shapes (r, d, d) and (r, d): the columns of F (see above).
+
+        Computed once, from the eigendecomposition of the feature Gram matrix
+        G (accumulated over chunks of rows); eigenvalues below
+        ``m * eps * max eigenvalue`` are rounding and are dropped, which
+        changes the covariance by less than that.  At least one column is kept
+        (zero where Sigma_1 vanishes identically).
+        """
+        if self._moment_factor is None:
+            d, n = self.dim, self.n_samples
+            iu = np.triu_indices(d)
+            m = len(iu[0]) + d
+            gram = np.zeros((m, m))
+            for start in range(0, n, 4096):
+                S, s = self._moment_features(slice(start, start + 4096))
+                phi = np.concatenate([S[:, iu[0], iu[1]], s], axis=1)
+                gram += phi.T @ phi
+            gram /= n
+            lam, vec = np.linalg.eigh(gram)
+            keep = lam > max(lam[-1], 0.0) * m * np.finfo(float).eps
+            if not np.any(keep):
+                keep[-1] = True
+                lam[-1] = 0.0
+            F = vec[:, keep] * np.sqrt(lam[keep])
+            S = np.zeros((F.shape[1], d, d))
+            S[:, iu[0], iu[1]] = F[: len(iu[0])].T
+            S[:, iu[1], iu[0]] = F[: len(iu[0])].T
+            self._moment_factor = (S, np.ascontiguousarray(F[len(iu[0]) :].T))
+        return self._moment_factor
+
+    def _moment_point(self, x):  # pragma: no cover - abstract
+        """z(x) of the decomposition above."""
+        raise NotImplementedError
+
+    def _moment_map(self, x, w):
+        """T(x) applied to ``w``; the identity unless a subclass says otherwise."""
+        return w
 
     def sample_grads(self, x, idx):  # pragma: no cover - abstract
         """Gradients of l_i at x for the indices ``idx`` of shape (..., B): (..., B, d)."""
@@ -166,11 +243,26 @@ class DataSetModel(Model):
 
     @property
     def noise_dim(self):
+        """Normals per draw: n per sample, or the rank r <= d(d+1)/2 + d of the moments."""
+        if self.noise_method == "moments":
+            return self.moment_factor()[0].shape[0]
         return self.n_samples
 
     def noise_unit(self, x, z):
-        # (1/sqrt(n)) sum_i z_i (g_i - grad L) has covariance
-        # (1/n) sum_i (g_i - grad L)(g_i - grad L)^T = Sigma_1(x), exactly.
+        """A draw of N(0, Sigma_1(x)) from standard normals ``z`` (..., noise_dim).
+
+        ``noise="per_sample"``: (1/sqrt(n)) sum_i z_i (g_i - grad L), whose
+        covariance (1/n) sum_i (g_i - grad L)(g_i - grad L)^T is Sigma_1(x)
+        exactly; O(n d).  ``noise="moments"``: T(x) sum_k z_k (S_k z(x) + s_k)
+        with the factor of the feature Gram matrix (``moment_factor``), the
+        same law; O(r d^2) with r <= d(d+1)/2 + d, independent of n.
+        """
+        x = np.asarray(x, dtype=float)
+        if self.noise_method == "moments":
+            S, s = self.moment_factor()
+            # per column k first, then the sum over k: the order of the kernels
+            cols = np.einsum("kij,...j->...ki", S, self._moment_point(x)) + s
+            return self._moment_map(x, np.einsum("...k,...ki->...i", z, cols))
         g = self.per_sample_grads(x)
         centred = g - g.mean(axis=-2, keepdims=True)
         return np.einsum("...n,...nd->...d", z, centred) / np.sqrt(self.n_samples)

@@ -21,16 +21,35 @@ class LinearRegression(DataSetModel):
         Inputs a_i as rows.
     y : array, shape (n,)
         Targets.
+    noise : {"auto", "per_sample", "moments"}
+        How NGD and Euler-Maruyama draw N(0, Sigma_B(x)); both are exact
+        (``noise_unit``).  ``"auto"`` takes ``"moments"`` (r <= d(d+1)/2 + d
+        normals a draw) where it costs less than ``"per_sample"`` (n normals).
     """
 
     has_exact_moments = True
 
-    def __init__(self, A, y):
-        super().__init__(A, y)
+    def __init__(self, A, y, noise="auto"):
+        super().__init__(A, y, noise)
         n = self.n_samples
         self.H = self.A.T @ self.A / n
         self.b = self.A.T @ self.y / n
         self.loss0 = float(self.y @ self.y) / (2 * n)
+        # reference point of the moment features: the least-squares point,
+        # where the features' vector part is the residual (zero when the data
+        # are interpolated, so the draw vanishes there to rounding)
+        self.x_ref = np.linalg.lstsq(self.A, self.y, rcond=None)[0]
+
+    def _moment_features(self, rows):
+        # g_i(x) - grad L(x) = (a_i a_i^T - H)(x - x_ref) + (a_i r_i(x_ref) - mean_j a_j r_j(x_ref))
+        a = self.A[rows]
+        S = a[:, :, None] * a[:, None, :] - self.H
+        r_ref = self.A @ self.x_ref - self.y
+        s = a * r_ref[rows, None] - self.A.T @ r_ref / self.n_samples
+        return S, s
+
+    def _moment_point(self, x):
+        return x - self.x_ref
 
     def loss(self, x):
         r = np.asarray(x, dtype=float) @ self.A.T - self.y
@@ -81,9 +100,37 @@ class SphereRegression(DataSetModel):
     ``g_i(x) = r_i (a_i - (a_i^T u) u) / |x|``, so ``<g_i(x), x> = 0`` and
     ``l_i(c x) = l_i(x)`` for every c > 0.  With ``y = 0`` this is the quadratic
     on the sphere ``u^T (a_i a_i^T) u / 2``.  Undefined at x = 0.
+
+    Parameters
+    ----------
+    A : array, shape (n, d)
+        Inputs a_i as rows.
+    y : array, shape (n,)
+        Targets.
+    noise : {"auto", "per_sample", "moments"}
+        How NGD and Euler-Maruyama draw N(0, Sigma_B(x)), as for
+        ``LinearRegression``.
     """
 
     scale_invariant = True
+
+    def __init__(self, A, y, noise="auto"):
+        super().__init__(A, y, noise)
+        n = self.n_samples
+        self.H = self.A.T @ self.A / n
+        self.b = self.A.T @ self.y / n
+
+    def _moment_features(self, rows):
+        # g_i(x) - grad L(x) = (1/|x|) P_u [(a_i a_i^T - H) u - (y_i a_i - b)], P_u = I - u u^T
+        a = self.A[rows]
+        return a[:, :, None] * a[:, None, :] - self.H, self.b - a * self.y[rows, None]
+
+    def _moment_point(self, x):
+        return self._unit(x)[0]
+
+    def _moment_map(self, x, w):
+        u, norm = self._unit(x)
+        return (w - np.sum(u * w, axis=-1, keepdims=True) * u) / norm
 
     def _unit(self, x):
         x = np.asarray(x, dtype=float)
