@@ -59,7 +59,7 @@ _observe = OBSERVE[{model!r}]
 
 
 @njit(parallel=True, cache={cache})
-def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps, n_perm, cnt, mean, m2):
+def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps, n_perm, n_wide, cnt, mean, m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.
 
     Each block's per-record statistics (count, mean, centred sum of squares of
@@ -74,7 +74,9 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
     # is hoisted out of the loop by Numba and then shared by all threads (a
     # data race).  Indexing by block needs no thread id, whose use would stop
     # Numba from caching the kernel; the caller bounds n_blocks per chunk.
-    vec = np.empty((n_blocks, 5, d))
+    vec = np.empty((n_blocks, 4, d))
+    # t2: n_wide >= d numbers (toylab._compiled.noise_scratch_length)
+    wide_all = np.empty((n_blocks, max(d, n_wide)))
     aux_all = np.empty((n_blocks, 2))
     obs_all = np.empty((n_blocks, n_obs))
     perm_all = np.empty((n_blocks, 2, n_perm), np.int64)
@@ -85,7 +87,7 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
         g = vec[bi, 1]
         g2 = vec[bi, 2]
         t1 = vec[bi, 3]
-        t2 = vec[bi, 4]
+        t2 = wide_all[bi]
         aux = aux_all[bi]
         obs = obs_all[bi]
         perm1 = perm_all[bi, 0]

@@ -10,17 +10,19 @@ allocate, so the same source compiles under ``numba.njit`` and as
 model                      M (2-D)              v (1-D)         p (1-D)
 =========================  ===================  ==============  ==============
 LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
-                                                q_ls; s; S]     r]
-SphereRegression           A (n, d)             [y; s; S]       [n, r]
+                                                q_ls; V]        r]
+SphereRegression           A (n, d)             [y; V]          [n, r]
 GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
 
-s and S are the r columns (S_k, s_k) of the noise's moment factor
-(``toylab.models.DataSetModel.moment_factor``), flat; r = 0 where the model
-draws its noise per sample.
+V holds the r columns (S_k, s_k) of the noise's moment factor
+(``toylab.models.DataSetModel.moment_factor``) as ``toylab._compiled``
+lays them out; r = 0 where the model draws its noise per sample.
 
-Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d):
+Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
+``t2`` of length >= d; a ``t2`` of length >= r d lets the moment-factor noise
+form its r vectors at once, which vectorises on the CPU):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -159,24 +161,45 @@ def build(jit, xp, rng, hot=None):
 
     # --------------------------------------------------- moment-factor noise
     @jit
-    def moments_noise(z, v, col, r, seed, path, step, out):
+    def moments_noise(z, v, col, r, seed, path, step, wide, out):
         # sum_k zeta_k (S_k z + s_k): the draw of toylab.models.DataSetModel with
-        # noise="moments", before the map T(x).  v holds from ``col`` the r
-        # vectors s_k, then the r symmetric d x d matrices S_k, flat.  r normals
-        # and r (d^2 + d) multiply-adds, whatever n is.
+        # noise="moments", before the map T(x).  From ``col``, v holds
+        # V[j, k, c] = S_k[j, c] (j < d) and V[d, k, c] = s_k[c], flat
+        # (toylab._compiled._moment_arrays).  r normals and r (d^2 + d)
+        # multiply-adds, whatever n is.
         d = z.shape[0]
-        sbase = col + r * d
+        rd = r * d
+        # a view from col: indices j rd + i from loop counters are provably
+        # non-negative, so Numba's wraparound test leaves the loops and LLVM
+        # vectorises them (with v[col + ...] it did not: 2x slower)
+        V = v[col:]
         for c in range(d):
             out[c] = 0.0
         z1 = 0.0
-        for k in range(r):
-            zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
-            base = sbase + k * d * d
-            for c in range(d):
-                acc = v[col + k * d + c]
-                for j in range(d):
-                    acc += v[base + c * d + j] * z[j]
-                out[c] += zeta * acc
+        if wide.shape[0] >= rd:
+            # all r vectors S_k z + s_k first: d + 1 axpys of length r d over
+            # contiguous memory (the CPU's scratch)
+            last = d * rd
+            for i in range(rd):
+                wide[i] = V[last + i]
+            for j in range(d):
+                zj = z[j]
+                row = j * rd
+                for i in range(rd):
+                    wide[i] += zj * V[row + i]
+            for k in range(r):
+                zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+                for c in range(d):
+                    out[c] += zeta * wide[k * d + c]
+        else:
+            # d numbers of scratch (the GPU's local arrays): S_k z + s_k per k
+            for k in range(r):
+                zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+                for c in range(d):
+                    acc = V[d * rd + k * d + c]
+                    for j in range(d):
+                        acc += V[j * rd + k * d + c] * z[j]
+                    out[c] += zeta * acc
 
     # ------------------------------------------------------ LinearRegression
     @hot
@@ -260,7 +283,7 @@ def build(jit, xp, rng, hot=None):
         n = int(p[0])
         for c in range(d):
             t1[c] = x[c] - v[n + d + c]
-        moments_noise(t1, v, n + 3 * d, r, seed, path, step, out)
+        moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
 
     # ------------------------------------------------------ SphereRegression
     @hot
@@ -327,7 +350,7 @@ def build(jit, xp, rng, hot=None):
         sp_prepare(x, aux)
         for c in range(d):
             t1[c] = x[c] * aux[1]
-        moments_noise(t1, v, n, r, seed, path, step, out)
+        moments_noise(t1, v, n, r, seed, path, step, t2, out)
         uw = 0.0
         for c in range(d):
             uw += t1[c] * out[c]

@@ -17,11 +17,25 @@ from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, 
 
 
 def _moment_arrays(model):
-    """The columns (S_k, s_k) of the noise factor, flat: [s_0 .. s_{r-1}, S_0 .. S_{r-1}], and r (0: per sample)."""
+    """The columns (S_k, s_k) of the noise factor as V[j, k, c], flat, and r (0: per sample).
+
+    V[j, k, c] = S_k[j, c] for j < d and V[d, k, c] = s_k[c]: with z~ = (z, 1),
+    the r vectors S_k z + s_k are sum_j z~_j V[j], d + 1 contiguous axpys
+    (S_k is symmetric).
+    """
     if model.noise_method != "moments":
         return np.zeros(0), 0
     S, s = model.moment_factor()
-    return np.concatenate([s.reshape(-1), S.reshape(-1)]), S.shape[0]
+    V = np.concatenate([S.transpose(1, 0, 2), s[None]], axis=0)
+    return V.reshape(-1), S.shape[0]
+
+
+def noise_scratch_length(model):
+    """Length of the CPU kernel's t2 scratch: r d where the moment-factor noise
+    forms all S_k z + s_k at once (``kernels/models.py``), else d."""
+    if getattr(model, "noise_method", None) == "moments":
+        return max(model.dim, model.noise_dim * model.dim)
+    return model.dim
 
 
 def model_arrays(model):

@@ -9,7 +9,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import kernel_inputs, paths_in_blocks
+from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -40,8 +40,9 @@ def run(spec, progress):
     acc = Accumulator(R, O)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     threads = numba.get_num_threads()
-    # per block: statistics (2 R O floats) and scratch (5 d floats, 2 index arrays)
-    cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + 5 * spec.model.dim + 2 * n_perm + 8))
+    n_wide = noise_scratch_length(spec.model)
+    # per block: statistics (2 R O floats) and scratch (4 d + n_wide floats, 2 index arrays)
+    cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + 4 * spec.model.dim + n_wide + 2 * n_perm + 8))
     if spec.chunk_size is not None:
         fixed = max(1, -(-spec.chunk_size // STAT_BLOCK))
     else:
@@ -57,7 +58,7 @@ def run(spec, progress):
             mean = np.zeros((nb, R, O))
             m2 = np.zeros((nb, R, O))
             start = time.perf_counter()
-            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, n_perm, cnt, mean, m2)
+            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, n_perm, n_wide, cnt, mean, m2)
             elapsed = time.perf_counter() - start
             acc.add_blocks(cnt, mean, m2)
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
