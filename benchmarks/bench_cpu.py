@@ -158,7 +158,7 @@ def main(argv=None):
         steps = 50 if q else (200 if cheap else 50)
         moments = getattr(model, "noise_method", "") == "moments"
         cpu_paths = (20_000 if cheap else 500) if q else (100_000 if cheap else 20_000 if moments else 2_000)
-        np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 2_000 if moments else 1_000)
+        np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 5_000 if moments else 1_000)
         np_steps = steps if cheap else 10
         r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat)
         r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
