@@ -4,7 +4,8 @@
     python benchmarks/bench_cpu.py --quick    # smaller sizes, a smoke run
 
 Reports, per workload: path-steps per second (median of --repeat runs) for the
-``numpy`` and ``cpu`` backends and their ratio; achieved flop/s against this
+``numpy`` and ``cpu`` backends and their ratio; SVAG's cost relative to SGD's from
+alternating runs; achieved flop/s against this
 machine's dgemm peak measured in the same run (a roofline line); compile time
 (cold cache) and warm start-up, each in a fresh process; peak memory of a
 10^6-path run of every workload.
@@ -167,6 +168,17 @@ def main(argv=None):
             f"| {name} | {type(alg).__name__}{label} | {r_np:.3g} | {r_cpu:.3g} | {r_cpu / r_np:.1f} | "
             f"{gf / 1e9:.2f} | {100 * gf / peak:.1f} |"
         )
+    print()
+    # SVAG's cost per path-step relative to SGD's, from alternating runs: the
+    # machine's speed drifts between the table's rows
+    pairs = 2 if q else 5
+    for name, model in models().items():
+        ratios = []
+        for _ in range(pairs):
+            paths = 20_000 if q else 100_000
+            ratios.append(rate(model, algs[0], paths, 200, "cpu", 1) / rate(model, algs[1], paths, 200, "cpu", 1))
+        print(f"SVAG(8) / SGD cost per path-step, {name}: median {np.median(ratios):.2f} "
+              f"of {pairs} alternating pairs (range {min(ratios):.2f}-{max(ratios):.2f})")
     print()
     with tempfile.TemporaryDirectory() as cache:
         cold = in_fresh_process(START, {"TOYLAB_CACHE_DIR": cache})
