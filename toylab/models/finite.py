@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ._base import DataSetModel
@@ -35,10 +37,14 @@ class LinearRegression(DataSetModel):
         self.H = self.A.T @ self.A / n
         self.b = self.A.T @ self.y / n
         self.loss0 = float(self.y @ self.y) / (2 * n)
-        # reference point of the moment features: the least-squares point,
-        # where the features' vector part is the residual (zero when the data
-        # are interpolated, so the draw vanishes there to rounding)
-        self.x_ref = np.linalg.lstsq(self.A, self.y, rcond=None)[0]
+
+    @functools.cached_property
+    def x_ref(self):
+        """The least-squares point x_ls: reference point of the compiled kernels'
+        loss and of the moment features, whose vector part is the residual there
+        (zero when the data are interpolated, so the draw vanishes there to
+        rounding).  Computed on first use."""
+        return np.linalg.lstsq(self.A, self.y, rcond=None)[0]
 
     def _moment_features(self, rows):
         # g_i(x) - grad L(x) = (a_i a_i^T - H)(x - x_ref) + (a_i r_i(x_ref) - mean_j a_j r_j(x_ref))
