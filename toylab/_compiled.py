@@ -45,7 +45,7 @@ def model_arrays(model):
         # record instead of O(n d) (kernels/models.py derives them)
         A, y, n = model.A, model.y, model.n_samples
         x_ls = model.x_ref
-        r_ls = A @ x_ls - y
+        r_ls = model._ref_residuals[0]
         row_sq = np.einsum("ij,ij->i", A, A)
         Q = (A * row_sq[:, None]).T @ A / n
         q_ls = A.T @ (row_sq * r_ls) / n

@@ -142,6 +142,10 @@ class DataSetModel(Model):
         self.y = V.as_array("y", y, ndim=1, shape=(n,))
         self.dim = d
         self.n_samples = n
+        # the data's second moments: grad L is affine in them for LinearRegression,
+        # and the moment features below are centred by H
+        self.H = self.A.T @ self.A / n
+        self.b = self.A.T @ self.y / n
         if not isinstance(noise, str) or noise not in self.NOISE_METHODS:
             raise ValueError(f"noise must be one of {self.NOISE_METHODS}, got {noise!r}")
         if noise == "auto":
@@ -162,8 +166,8 @@ class DataSetModel(Model):
     # data; with G = F F^T (r columns), (W, w) = F zeta for r standard
     # normals zeta has the same law.  A draw then costs r <= m normals and
     # r (d^2 + d) multiply-adds instead of n normals and about 3 n d.
-    def _moment_features(self):  # pragma: no cover - abstract
-        """``(S, s)``: S of shape (n, d, d), s of shape (n, d), as above."""
+    def _moment_features(self, rows):  # pragma: no cover - abstract
+        """``(S, s)`` of the data points ``rows`` (a slice): S of shape (k, d, d), s of shape (k, d), as above."""
         raise NotImplementedError
 
     def _moments_cheaper(self):

@@ -33,10 +33,7 @@ class LinearRegression(DataSetModel):
 
     def __init__(self, A, y, noise="auto"):
         super().__init__(A, y, noise)
-        n = self.n_samples
-        self.H = self.A.T @ self.A / n
-        self.b = self.A.T @ self.y / n
-        self.loss0 = float(self.y @ self.y) / (2 * n)
+        self.loss0 = float(self.y @ self.y) / (2 * self.n_samples)
 
     @functools.cached_property
     def x_ref(self):
@@ -46,13 +43,18 @@ class LinearRegression(DataSetModel):
         rounding).  Computed on first use."""
         return np.linalg.lstsq(self.A, self.y, rcond=None)[0]
 
+    @functools.cached_property
+    def _ref_residuals(self):
+        """``(r, m)``: the residuals r_i(x_ref) = a_i.x_ref - y_i and m = (1/n) sum_j a_j r_j(x_ref)."""
+        r = self.A @ self.x_ref - self.y
+        return r, self.A.T @ r / self.n_samples
+
     def _moment_features(self, rows):
         # g_i(x) - grad L(x) = (a_i a_i^T - H)(x - x_ref) + (a_i r_i(x_ref) - mean_j a_j r_j(x_ref))
         a = self.A[rows]
         S = a[:, :, None] * a[:, None, :] - self.H
-        r_ref = self.A @ self.x_ref - self.y
-        s = a * r_ref[rows, None] - self.A.T @ r_ref / self.n_samples
-        return S, s
+        r_ref, mean = self._ref_residuals
+        return S, a * r_ref[rows, None] - mean
 
     def _moment_point(self, x):
         return x - self.x_ref
@@ -119,12 +121,6 @@ class SphereRegression(DataSetModel):
     """
 
     scale_invariant = True
-
-    def __init__(self, A, y, noise="auto"):
-        super().__init__(A, y, noise)
-        n = self.n_samples
-        self.H = self.A.T @ self.A / n
-        self.b = self.A.T @ self.y / n
 
     def _moment_features(self, rows):
         # g_i(x) - grad L(x) = (1/|x|) P_u [(a_i a_i^T - H) u - (y_i a_i - b)], P_u = I - u u^T
