@@ -21,8 +21,9 @@ V holds the r columns (S_k, s_k) of the noise's moment factor
 lays them out; r = 0 where the model draws its noise per sample.
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
-``t2`` of length >= d; a ``t2`` of length >= r d lets the moment-factor noise
-form its r vectors at once, which vectorises on the CPU):
+``t2`` of length >= d; a ``t2`` of length >= r d + 2 ceil(r/2) lets the
+moment-factor noise draw its r normals and form its r vectors at once, which
+vectorises on the CPU):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -56,6 +57,7 @@ def build(jit, xp, rng, hot=None):
     hot = jit if hot is None else hot
     sqrt = xp.sqrt
     next_normal = rng.next_normal
+    normal_pair = rng.normal_pair
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
 
@@ -169,6 +171,7 @@ def build(jit, xp, rng, hot=None):
         # multiply-adds, whatever n is.
         d = z.shape[0]
         rd = r * d
+        pairs = (r + 1) // 2
         # a view from col: indices j rd + i from loop counters are provably
         # non-negative, so Numba's wraparound test leaves the loops and LLVM
         # vectorises them (with v[col + ...] it did not: 2x slower)
@@ -176,9 +179,15 @@ def build(jit, xp, rng, hot=None):
         for c in range(d):
             out[c] = 0.0
         z1 = 0.0
-        if wide.shape[0] >= rd:
-            # all r vectors S_k z + s_k first: d + 1 axpys of length r d over
-            # contiguous memory (the CPU's scratch)
+        if wide.shape[0] >= rd + 2 * pairs:
+            # The CPU's scratch: the r normals first, in a loop of Box-Muller
+            # pairs that vectorises (no libm call in it), then all r vectors
+            # S_k z + s_k as d + 1 axpys of length r d over contiguous memory.
+            zeta = wide[rd:]
+            for b in range(pairs):
+                z0, z1 = normal_pair(seed, path, step, kind_noise, b)
+                zeta[2 * b] = z0
+                zeta[2 * b + 1] = z1
             last = d * rd
             for i in range(rd):
                 wide[i] = V[last + i]
@@ -188,9 +197,9 @@ def build(jit, xp, rng, hot=None):
                 for i in range(rd):
                     wide[i] += zj * V[row + i]
             for k in range(r):
-                zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+                zk = zeta[k]
                 for c in range(d):
-                    out[c] += zeta * wide[k * d + c]
+                    out[c] += zk * wide[k * d + c]
         else:
             # d numbers of scratch (the GPU's local arrays): S_k z + s_k per k
             for k in range(r):

@@ -24,6 +24,13 @@ Derived streams
 * Standard normals: block ``b`` gives two uniforms ``u1 = unit(w0, w1)``,
   ``u2 = unit(w2, w3)`` and, by Box-Muller, normals ``2b`` and ``2b+1``:
   ``sqrt(-2 log u1) cos(2 pi u2)`` and ``sqrt(-2 log u1) sin(2 pi u2)``.
+  The logarithm, cosine and sine are this module's own (:func:`build`'s
+  ``log_unit`` and ``cos_sin_2pi``: fdlibm's polynomials after a reduction
+  that is exact in u), written in plain arithmetic, so they are the same
+  function on every target: NumPy and the CPU give bit-identical normals on
+  any platform, whatever its libm, and the CPU's loops over them vectorise
+  (a call to libm does not).  Error below 1.5 ulp for the cosine and sine of
+  2 pi u (u exact) and 1 ulp for the logarithm.
 * Bounded integers in [0, n): Lemire's multiply-shift with rejection (no modulo
   bias).  Draws take the words of (step, kind) in order, word ``4b + i`` being
   word ``i`` of block ``b``; a rejected word is skipped.
@@ -79,6 +86,31 @@ _TWO32 = np.uint64(1 << 32)
 _TWO_M52 = 2.0**-52
 _TWO_PI = 2.0 * math.pi
 
+# fdlibm (FreeBSD msun) k_sin.c and k_cos.c: sin and cos on [-pi/4, pi/4]
+_S1 = -1.66666666666666324348e-01
+_S2 = 8.33333333332248946124e-03
+_S3 = -1.98412698298579493134e-04
+_S4 = 2.75573137070700676789e-06
+_S5 = -2.50507602534068634195e-08
+_S6 = 1.58969099521155010221e-10
+_C1 = 4.16666666666666019037e-02
+_C2 = -1.38888888888741095749e-03
+_C3 = 2.48015872894767294178e-05
+_C4 = -2.75573143513906633035e-07
+_C5 = 2.08757232129817482790e-09
+_C6 = -1.13596475577881948265e-11
+# fdlibm e_log.c: log(1 + f) = 2s + s R(s^2), s = f / (2 + f), on [sqrt(1/2), sqrt(2)) - 1
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT_HALF = 0.70710678118654752440
+
 
 def build(jit, xp):
     """Compile the generator's scalar functions with decorator ``jit``.
@@ -89,16 +121,17 @@ def build(jit, xp):
         ``lambda f: f`` for NumPy, ``numba.njit`` for the CPU,
         ``numba.cuda.jit(device=True)`` for the GPU.
     xp : module
-        Supplies ``sqrt``, ``log``, ``cos``, ``sin``: ``numpy`` for arrays,
-        ``math`` for compiled scalar code.
+        Supplies ``sqrt`` and ``floor``: ``numpy`` for arrays, ``math`` for
+        compiled scalar code.
 
     Returns
     -------
     types.SimpleNamespace
-        ``philox``, ``block``, ``unit``, ``box_muller``, ``lemire`` (element-wise),
-        ``lemire_scalar``, ``normal_pair``, ``next_normal``, ``draw_bounded``.
+        ``philox``, ``block``, ``unit``, ``log_unit``, ``cos_sin_2pi``,
+        ``box_muller``, ``lemire`` (element-wise), ``lemire_scalar``,
+        ``normal_pair``, ``next_normal``, ``draw_bounded``.
     """
-    sqrt, log, cos, sin = xp.sqrt, xp.log, xp.cos, xp.sin
+    sqrt, floor = xp.sqrt, xp.floor
 
     @jit
     def mulhilo(m, a):
@@ -143,10 +176,71 @@ def build(jit, xp):
         return (k + 0.5) * _TWO_M52
 
     @jit
+    def log_unit(u):
+        """log u for 0 < u < 1 (fdlibm's e_log.c; error below 1 ulp).
+
+        u = 2**e m with m in [sqrt(1/2), sqrt(2)), found by scaling with exact
+        powers of two (comparisons, not bit casts: the same code runs on
+        NumPy arrays and compiles for both targets); u >= 2**-53 here.
+        """
+        e = 0.0
+        t = u < 2.0**-32
+        u = u * (1.0 + t * (2.0**32 - 1.0))
+        e = e - 32.0 * t
+        t = u < 2.0**-16
+        u = u * (1.0 + t * (2.0**16 - 1.0))
+        e = e - 16.0 * t
+        t = u < 2.0**-8
+        u = u * (1.0 + t * (2.0**8 - 1.0))
+        e = e - 8.0 * t
+        t = u < 2.0**-4
+        u = u * (1.0 + t * (2.0**4 - 1.0))
+        e = e - 4.0 * t
+        t = u < 2.0**-2
+        u = u * (1.0 + t * 3.0)
+        e = e - 2.0 * t
+        t = u < 0.5
+        u = u * (1.0 + t)
+        e = e - t
+        t = u < _SQRT_HALF
+        u = u * (1.0 + t)
+        e = e - t
+        f = u - 1.0
+        s = f / (2.0 + f)
+        z = s * s
+        w = z * z
+        r = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7))) + w * (_LG2 + w * (_LG4 + w * _LG6))
+        hfsq = 0.5 * f * f
+        return e * _LN2_HI - ((hfsq - (s * (hfsq + r) + e * _LN2_LO)) - f)
+
+    @jit
+    def cos_sin_2pi(u):
+        """(cos 2 pi u, sin 2 pi u) for 0 < u < 1 (error below 1.5 ulp).
+
+        The reduction is exact in u: u = q/4 + f with q = round(4u) and
+        |f| <= 1/8, so 2 pi f lies in [-pi/4, pi/4], where fdlibm's k_cos.c
+        and k_sin.c polynomials hold; the quarter turns q are a rotation by
+        exact multiplications with 0 and +-1.
+        """
+        q = floor(4.0 * u + 0.5)
+        x = _TWO_PI * (u - 0.25 * q)
+        z = x * x
+        s = x + (z * x) * (_S1 + z * (_S2 + z * (_S3 + z * (_S4 + z * (_S5 + z * _S6)))))
+        hz = 0.5 * z
+        w = 1.0 - hz
+        c = w + (((1.0 - w) - hz) + z * (z * (_C1 + z * (_C2 + z * (_C3 + z * (_C4 + z * (_C5 + z * _C6)))))))
+        quarter = q - 4.0 * floor(0.25 * q)  # q mod 4
+        half = floor(0.5 * quarter)
+        odd = quarter - 2.0 * half
+        even = 1.0 - odd
+        sign = 1.0 - 2.0 * half
+        return sign * (even * c - odd * s), sign * (even * s + odd * c)
+
+    @jit
     def box_muller(w0, w1, w2, w3):
-        r = sqrt(-2.0 * log(unit(w0, w1)))
-        theta = _TWO_PI * unit(w2, w3)
-        return r * cos(theta), r * sin(theta)
+        r = sqrt(-2.0 * log_unit(unit(w0, w1)))
+        c, s = cos_sin_2pi(unit(w2, w3))
+        return r * c, r * s
 
     @jit
     def lemire(word, n):
@@ -217,6 +311,8 @@ def build(jit, xp):
         philox=philox,
         block=block,
         unit=unit,
+        log_unit=log_unit,
+        cos_sin_2pi=cos_sin_2pi,
         box_muller=box_muller,
         lemire=lemire,
         lemire_scalar=lemire_scalar,

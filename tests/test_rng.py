@@ -111,3 +111,64 @@ def test_bounded_ints_rejection_is_exact():
     v = R.bounded_ints(9, np.arange(20000), 1, R.KIND_BATCH1, bounds).ravel()
     frac = np.mean(v >= n // 2)
     assert abs(frac - 0.5) < 4 * math.sqrt(0.25 / v.size)
+
+
+
+def _ulp_error(got, ref, floor=0.0):
+    """|got - ref| in ulps of the double nearest ref (at least ``floor``)."""
+    ref64 = ref.astype(np.float64)
+    return np.abs((got - ref).astype(np.float64)) / np.maximum(np.spacing(np.abs(ref64)), floor)
+
+
+def test_logarithm_cosine_and_sine_of_the_generator_are_accurate():
+    """Box-Muller's log u, cos 2 pi u and sin 2 pi u are the generator's own
+    polynomials, accurate to 1.5 ulp (the test allows 2) over the whole range
+    of uniforms, down to 2**-53, and exact at the quarter points, where the
+    reduction changes quadrant.
+
+    The reference is long double (x86-64: 64-bit significand); near a zero of
+    cos or sin the error is measured in ulps of 2**-53, the rounding of the
+    uniform itself, below which no double result can be judged."""
+    ld = np.longdouble
+    assert np.finfo(ld).eps < 1e-18, "this test needs an extended long double for its reference"
+    rng = np.random.default_rng(5)
+    k = rng.integers(0, 2**52, size=200_000, dtype=np.uint64)
+    k[:53] = 2 ** np.arange(53, dtype=np.uint64) - 1  # every binade of small u
+    k[53:56] = [0, 2**52 - 1, 2**51]
+    u = R.np_rng.unit(k >> np.uint64(20), (k & np.uint64(0xFFFFF)) << np.uint64(12))
+    np.testing.assert_array_equal(u, (k.astype(np.float64) + 0.5) * 2.0**-52)
+    near = (np.arange(-2000, 2000) + 0.5) * 2.0**-52
+    u = np.concatenate([u, *(q / 4 + near for q in (1, 2, 3))])
+    c, s = R.np_rng.cos_sin_2pi(u)
+    angle = 8 * np.arctan(ld(1)) * u.astype(ld)
+    assert _ulp_error(R.np_rng.log_unit(u), np.log(u.astype(ld))).max() < 2
+    assert _ulp_error(c, np.cos(angle), floor=2.0**-53).max() < 2
+    assert _ulp_error(s, np.sin(angle), floor=2.0**-53).max() < 2
+    c, s = R.np_rng.cos_sin_2pi(np.array([0.25, 0.5, 0.75]))
+    np.testing.assert_array_equal(np.abs(c), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(np.abs(s), [1.0, 0.0, 1.0])
+    assert c[1] == -1.0 and s[0] == 1.0 and s[2] == -1.0
+    assert R.np_rng.log_unit(np.array([0.5]))[0] == math.log(0.5)
+
+
+_NJIT_RNG = R.build(numba.njit, math)
+_normal_pair = _NJIT_RNG.normal_pair
+
+
+@numba.njit
+def _njit_normals(seed, paths, step, kind, out):
+    for i in range(paths.shape[0]):
+        for b in range(out.shape[1] // 2):
+            z0, z1 = _normal_pair(seed, paths[i], step, kind, b)
+            out[i, 2 * b] = z0
+            out[i, 2 * b + 1] = z1
+
+
+def test_numpy_and_compiled_normals_are_bit_identical():
+    """The stream is one function on every target: the NumPy build and the
+    njit build give the same normals bit for bit (Box-Muller calls no libm),
+    so the numpy and cpu backends share their noise exactly."""
+    paths = np.arange(3000, dtype=np.int64)
+    out = np.empty((len(paths), 40))
+    _njit_normals(21, paths, 4, R.KIND_NOISE, out)
+    np.testing.assert_array_equal(out, R.normals(21, paths, 4, R.KIND_NOISE, 40))

@@ -31,10 +31,12 @@ def _moment_arrays(model):
 
 
 def noise_scratch_length(model):
-    """Length of the CPU kernel's t2 scratch: r d where the moment-factor noise
-    forms all S_k z + s_k at once (``kernels/models.py``), else d."""
+    """Length of the CPU kernel's t2 scratch: r d + 2 ceil(r/2) where the
+    moment-factor noise draws its r normals (in Box-Muller pairs) and forms all
+    S_k z + s_k at once (``kernels/models.py``), else d."""
     if getattr(model, "noise_method", None) == "moments":
-        return max(model.dim, model.noise_dim * model.dim)
+        r = model.noise_dim
+        return max(model.dim, r * model.dim + 2 * ((r + 1) // 2))
     return model.dim
 
 
