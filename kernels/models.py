@@ -18,12 +18,13 @@ NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 
 V holds the r columns (S_k, s_k) of the noise's moment factor
 (``toylab.models.DataSetModel.moment_factor``) as ``toylab._compiled``
-lays them out; r = 0 where the model draws its noise per sample.
+lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
+where the model draws its noise per sample.
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
-``t2`` of length >= d; a ``t2`` of length >= r d + 2 ceil(r/2) lets the
-moment-factor noise draw its r normals and form its r vectors at once, which
-vectorises on the CPU):
+``t2`` of length >= d; a ``t2`` of length >= d(d+1)/2 + d + 2 ceil(r/2) lets
+the moment-factor noise draw its r normals and sum its r columns at once,
+which vectorises on the CPU):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -164,51 +165,77 @@ def build(jit, xp, rng, hot=None):
     # --------------------------------------------------- moment-factor noise
     @jit
     def moments_noise(z, v, col, r, seed, path, step, wide, out):
-        # sum_k zeta_k (S_k z + s_k): the draw of toylab.models.DataSetModel with
-        # noise="moments", before the map T(x).  From ``col``, v holds
-        # V[j, k, c] = S_k[j, c] (j < d) and V[d, k, c] = s_k[c], flat
-        # (toylab._compiled._moment_arrays).  r normals and r (d^2 + d)
+        # sum_k zeta_k (S_k z + s_k) = W z + w with (W, w) = sum_k zeta_k (S_k, s_k):
+        # the draw of toylab.models.DataSetModel with noise="moments", before
+        # the map T(x).  From ``col``, v holds row k of U (r rows of e = d(d+1)/2
+        # + d numbers): the upper triangle of the symmetric S_k row by row, then
+        # s_k (toylab._compiled._moment_arrays).  r normals and r e + d^2
         # multiply-adds, whatever n is.
         d = z.shape[0]
-        rd = r * d
+        tri = d * (d + 1) // 2
+        e = tri + d
         pairs = (r + 1) // 2
-        # a view from col: indices j rd + i from loop counters are provably
+        # a view from col: indices k e + i from loop counters are provably
         # non-negative, so Numba's wraparound test leaves the loops and LLVM
         # vectorises them (with v[col + ...] it did not: 2x slower)
-        V = v[col:]
-        for c in range(d):
-            out[c] = 0.0
-        z1 = 0.0
-        if wide.shape[0] >= rd + 2 * pairs:
+        U = v[col:]
+        if wide.shape[0] >= e + 2 * pairs:
             # The CPU's scratch: the r normals first, in a loop of Box-Muller
-            # pairs that vectorises (no libm call in it), then all r vectors
-            # S_k z + s_k as d + 1 axpys of length r d over contiguous memory.
-            zeta = wide[rd:]
+            # pairs that vectorises (no libm call in it); then (W, w) packed,
+            # four rows of U a pass (the rounding of one row a pass, fewer
+            # loads and stores of the sum); then W z + w.
+            zeta = wide[e:]
             for b in range(pairs):
                 z0, z1 = normal_pair(seed, path, step, kind_noise, b)
                 zeta[2 * b] = z0
                 zeta[2 * b + 1] = z1
-            last = d * rd
-            for i in range(rd):
-                wide[i] = V[last + i]
-            for j in range(d):
-                zj = z[j]
-                row = j * rd
-                for i in range(rd):
-                    wide[i] += zj * V[row + i]
-            for k in range(r):
-                zk = zeta[k]
-                for c in range(d):
-                    out[c] += zk * wide[k * d + c]
+            W = wide[:e]
+            for i in range(e):
+                W[i] = 0.0
+            k = 0
+            while k + 4 <= r:
+                a0 = zeta[k]
+                a1 = zeta[k + 1]
+                a2 = zeta[k + 2]
+                a3 = zeta[k + 3]
+                U0 = U[k * e :]
+                U1 = U[(k + 1) * e :]
+                U2 = U[(k + 2) * e :]
+                U3 = U[(k + 3) * e :]
+                for i in range(e):
+                    W[i] = (((W[i] + a0 * U0[i]) + a1 * U1[i]) + a2 * U2[i]) + a3 * U3[i]
+                k += 4
+            while k < r:
+                a0 = zeta[k]
+                U0 = U[k * e :]
+                for i in range(e):
+                    W[i] += a0 * U0[i]
+                k += 1
+            for c in range(d):
+                out[c] = W[tri + c]
+            idx = 0
+            for c in range(d):
+                out[c] += W[idx] * z[c]
+                idx += 1
+                for j in range(c + 1, d):
+                    out[c] += W[idx] * z[j]
+                    out[j] += W[idx] * z[c]
+                    idx += 1
         else:
-            # d numbers of scratch (the GPU's local arrays): S_k z + s_k per k
+            # d numbers of scratch (the GPU's local arrays): S_k z + s_k per k,
+            # S_k[c, j] read from the packed upper triangle
+            for c in range(d):
+                out[c] = 0.0
+            z1 = 0.0
             for k in range(r):
-                zeta, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+                zeta_k, z1 = next_normal(seed, path, step, kind_noise, k, z1)
+                Uk = U[k * e :]
                 for c in range(d):
-                    acc = V[d * rd + k * d + c]
+                    acc = Uk[tri + c]
                     for j in range(d):
-                        acc += V[j * rd + k * d + c] * z[j]
-                    out[c] += zeta * acc
+                        lo = min(c, j)
+                        acc += Uk[lo * (2 * d - lo + 1) // 2 + max(c, j) - lo] * z[j]
+                    out[c] += zeta_k * acc
 
     # ------------------------------------------------------ LinearRegression
     @hot

@@ -17,26 +17,28 @@ from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, 
 
 
 def _moment_arrays(model):
-    """The columns (S_k, s_k) of the noise factor as V[j, k, c], flat, and r (0: per sample).
+    """The columns (S_k, s_k) of the noise factor as U[k, :], flat, and r (0: per sample).
 
-    V[j, k, c] = S_k[j, c] for j < d and V[d, k, c] = s_k[c]: with z~ = (z, 1),
-    the r vectors S_k z + s_k are sum_j z~_j V[j], d + 1 contiguous axpys
-    (S_k is symmetric).
+    Row k of U is the upper triangle of the symmetric S_k, row by row
+    (S_k[c, j] for j >= c), then s_k: e = d(d+1)/2 + d numbers.  The draw
+    sum_k zeta_k (S_k z + s_k) is then W z + w with (W, w) = sum_k zeta_k U[k],
+    r e + d^2 multiply-adds (kernels/models.py).
     """
     if model.noise_method != "moments":
         return np.zeros(0), 0
     S, s = model.moment_factor()
-    V = np.concatenate([S.transpose(1, 0, 2), s[None]], axis=0)
-    return V.reshape(-1), S.shape[0]
+    upper = np.triu_indices(model.dim)
+    U = np.concatenate([S[:, upper[0], upper[1]], s], axis=1)
+    return np.ascontiguousarray(U).reshape(-1), S.shape[0]
 
 
 def noise_scratch_length(model):
-    """Length of the CPU kernel's t2 scratch: r d + 2 ceil(r/2) where the
-    moment-factor noise draws its r normals (in Box-Muller pairs) and forms all
-    S_k z + s_k at once (``kernels/models.py``), else d."""
+    """Length of the CPU kernel's t2 scratch: d(d+1)/2 + d + 2 ceil(r/2) where
+    the moment-factor noise draws its r normals (in Box-Muller pairs) and sums
+    its columns at once (``kernels/models.py``), else d."""
     if getattr(model, "noise_method", None) == "moments":
-        r = model.noise_dim
-        return max(model.dim, r * model.dim + 2 * ((r + 1) // 2))
+        d, r = model.dim, model.noise_dim
+        return max(d, d * (d + 1) // 2 + d + 2 * ((r + 1) // 2))
     return model.dim
 
 
