@@ -3,7 +3,8 @@
     python benchmarks/bench_cpu.py            # the table in BENCHMARKS.md
     python benchmarks/bench_cpu.py --quick    # smaller sizes, a smoke run
 
-Reports, per workload: path-steps per second (median of --repeat runs) for the
+Reports, per workload: path-steps per second (median of --repeat runs, and of
+two more for NGD and Euler-Maruyama on ``numpy``) for the
 ``numpy`` and ``cpu`` backends and their ratio; SVAG's cost relative to SGD's from
 alternating runs; achieved flop/s against this
 machine's dgemm peak measured in the same run (a roofline line); compile time
@@ -15,9 +16,10 @@ each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
 so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  NGD and Euler-Maruyama:
 the gradient, H x - b (2d^2) on LinearRegression, the n sample gradients on
 SphereRegression (per sample 8d with the normalisation); and the exact noise.
-With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals
-and per column S_k z + s_k and its weighted sum, r (2d^2 + 2d), r <= d(d+1)/2
-+ d; with ``noise="per_sample"`` (the rows marked so) it is n normals and per
+With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals,
+the weighted sum of the r packed columns (W, w) = sum_k zeta_k (S_k, s_k),
+2 r e with e = d(d+1)/2 + d and r <= e, and W z + w, 2 d^2 (the Box-Muller
+arithmetic, about 75 flops a pair of normals, is not counted); with ``noise="per_sample"`` (the rows marked so) it is n normals and per
 sample a residual (2d), the gradient (d), its z-weighted and plain sums (4d),
 7nd, and 11nd on SphereRegression.  A few O(d) terms are added to each.
 """
@@ -59,7 +61,8 @@ def flops(model, alg):
         return 2 * B * (4 * D + extra) + 5 * D
     grad = N * 8 * D if sphere else 2 * D * D
     if model.noise_method == "moments":
-        return grad + model.noise_dim * (2 * D * D + 2 * D) + (10 if sphere else 7) * D
+        e = D * (D + 1) // 2 + D
+        return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D
     return grad + N * (7 * D + extra) + 6 * D
 
 
@@ -161,7 +164,9 @@ def main(argv=None):
         cpu_paths = (20_000 if cheap else 500) if q else (100_000 if cheap else 20_000 if moments else 2_000)
         np_paths = (2_000 if cheap else 200) if q else (10_000 if cheap else 5_000 if moments else 1_000)
         np_steps = steps if cheap else 10
-        r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat)
+        # the numpy backend's NGD and Euler-Maruyama rates spread 2-3x from run
+        # to run on a shared machine (BENCHMARKS.md): two more runs in the median
+        r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat + (0 if cheap else 2))
         r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
         gf = r_cpu * flops(model, alg)
         print(
