@@ -22,9 +22,10 @@ lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
 where the model draws its noise per sample.
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
-``t2`` of length >= d; a ``t2`` of length >= d(d+1)/2 + d + 2 ceil(r/2) lets
-the moment-factor noise draw its r normals and sum its r columns at once,
-which vectorises on the CPU):
+``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
+loop that vectorises on the CPU: d + NORMAL_CHUNK for the per-sample noise,
+d(d+1)/2 + d + 2 ceil(r/2) for the moment factor's, which then also sums its r
+columns at once):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -46,6 +47,9 @@ from . import rng as R
 from . import tagged
 
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
+
+#: Normals the CPU draws at once in the per-sample noise (even: whole pairs).
+NORMAL_CHUNK = 64
 
 
 def build(jit, xp, rng, hot=None):
@@ -124,10 +128,24 @@ def build(jit, xp, rng, hot=None):
             for c in range(d):
                 out[c] = 0.0
                 t2[c] = 0.0
+            # The CPU (t2 of length >= d + NORMAL_CHUNK): the normals a chunk
+            # at a time, in a loop of Box-Muller pairs that vectorises; the GPU
+            # (t2 of length d): each normal as it is used.
+            chunked = t2.shape[0] >= d + NORMAL_CHUNK
+            zbuf = t2[d:]
             zsum = 0.0
             z1 = 0.0
             for i in range(n):
-                z, z1 = next_normal(seed, path, step, kind_noise, i, z1)
+                if chunked:
+                    q = i % NORMAL_CHUNK
+                    if q == 0:
+                        for b in range((min(NORMAL_CHUNK, n - i) + 1) // 2):
+                            z0, zb = normal_pair(seed, path, step, kind_noise, i // 2 + b)
+                            zbuf[2 * b] = z0
+                            zbuf[2 * b + 1] = zb
+                    z = zbuf[q]
+                else:
+                    z, z1 = next_normal(seed, path, step, kind_noise, i, z1)
                 for c in range(d):
                     t1[c] = 0.0
                 sample_grad_add(x, M, v, p, i, aux, t1)

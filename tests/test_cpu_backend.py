@@ -8,7 +8,11 @@ import textwrap
 import numpy as np
 import pytest
 
+import toylab
+from kernels import rng as R
+from kernels.cpu import MODELS as CPU_MODELS
 from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, SphereRegression, simulate
+from toylab._compiled import model_arrays, noise_scratch_length
 
 from .test_models import MODELS
 
@@ -144,3 +148,36 @@ def test_kernels_compiled_in_different_processes_load_together(tmp_path):
     env = dict(os.environ, TOYLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.getcwd())
     for args in (["sphere"], ["gauss"], ["sphere", "gauss"]):
         subprocess.run([sys.executable, str(script), *args], check=True, env=env, cwd=os.getcwd())
+
+
+@pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
+@pytest.mark.parametrize("noise", ["per_sample", "moments"])
+def test_noise_scratch_forms_agree(cls, noise):
+    """The noise draw has two forms chosen by the length of its scratch: the
+    CPU's (normals drawn a chunk at a time, the moment columns summed at once)
+    and the GPU's (each normal as used, d numbers of scratch).  Both draw the
+    same normals: the per-sample forms agree bit for bit, the moment forms,
+    which sum in another order, to rounding.  n = 131 crosses two chunks of
+    normals and ends on half a Box-Muller pair."""
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(131, 4))
+    y = A @ rng.normal(size=4) + 0.3 * rng.normal(size=131)
+    model = getattr(toylab, cls)(A, y, noise=noise)
+    M, v, p = model_arrays(model)
+    draw = CPU_MODELS[cls]["noise_unit"]
+    d = model.dim
+    long_scratch = noise_scratch_length(model)
+    assert long_scratch > d
+    for x in rng.normal(size=(5, d)):
+        outs = []
+        for length in (long_scratch, d):
+            out = np.empty(d)
+            draw(x, M, v, p, 9, 17, 4, np.zeros(2), np.zeros(d), np.zeros(length), out)
+            outs.append(out)
+        if noise == "per_sample":
+            np.testing.assert_array_equal(outs[0], outs[1])
+        else:
+            np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-14 * np.abs(outs[1]).max())
+        # and both are the model's own draw from the stream's normals
+        z = R.normals(9, [17], 4, R.KIND_NOISE, model.noise_dim)[0]
+        np.testing.assert_allclose(outs[0], model.noise_unit(x, z), rtol=1e-11, atol=1e-13 * np.abs(outs[0]).max())

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from kernels import STAT_BLOCK
-from kernels.models import SAMPLER_CODES
+from kernels.models import NORMAL_CHUNK, SAMPLER_CODES
 
 from .algorithms import GD, NGD, SVAG, EulerMaruyama
 from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
@@ -35,11 +35,16 @@ def _moment_arrays(model):
 def noise_scratch_length(model):
     """Length of the CPU kernel's t2 scratch: d(d+1)/2 + d + 2 ceil(r/2) where
     the moment-factor noise draws its r normals (in Box-Muller pairs) and sums
-    its columns at once (``kernels/models.py``), else d."""
+    its columns at once, d + NORMAL_CHUNK where a finite data set's noise is
+    drawn per sample, NORMAL_CHUNK normals at a time (``kernels/models.py``),
+    else d."""
+    d = model.dim
     if getattr(model, "noise_method", None) == "moments":
-        d, r = model.dim, model.noise_dim
+        r = model.noise_dim
         return max(d, d * (d + 1) // 2 + d + 2 * ((r + 1) // 2))
-    return model.dim
+    if model.finite:
+        return d + NORMAL_CHUNK
+    return d
 
 
 def model_arrays(model):

@@ -33,7 +33,11 @@ _CHUNK_FLOATS = 8_000_000
 
 
 def default_chunk(model, paths):
-    per_path = model.dim * (model.noise_dim + 2) + (model.n_samples or 0)
+    # Per path: the noise's normals and their d-vectors, and on a finite data
+    # set the n per-sample gradients that tr Sigma_1 (the noise_trace record)
+    # forms, whatever noise construction the steps use.
+    n = model.n_samples or 0
+    per_path = model.dim * (max(model.noise_dim, n) + 2) + n
     return max(1, min(paths, _CHUNK_FLOATS // per_path))
 
 
