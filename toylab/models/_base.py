@@ -165,7 +165,8 @@ class DataSetModel(Model):
     # Gram matrix G = (1/n) sum_i (S_i, s_i)(S_i, s_i)^T, is fixed by the
     # data; with G = F F^T (r columns), (W, w) = F zeta for r standard
     # normals zeta has the same law.  A draw then costs r <= m normals and
-    # r (d^2 + d) multiply-adds instead of n normals and about 3 n d.
+    # r (d^2 + d) multiply-adds instead of n normals and about 3 n d (the
+    # compiled kernels: r m + d^2, summing (W, w) over the upper triangles first).
     def _moment_features(self, rows):  # pragma: no cover - abstract
         """``(S, s)`` of the data points ``rows`` (a slice): S of shape (k, d, d), s of shape (k, d), as above."""
         raise NotImplementedError
