@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 import numba
+import numpy as np
 from numba import njit
 
 from . import steps as _steps
@@ -64,30 +65,25 @@ _step = STEPS[{model!r}][{algorithm!r}]
 _observe = OBSERVE[{model!r}]
 
 
-@njit(parallel=True, cache={cache}, error_model="numpy")
-def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps, n_perm, n_wide, cnt, mean, m2):
+@njit(parallel=True, cache={cache}, error_model="numpy", _nrt=False)
+def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps,
+               vec, wide_all, aux_all, obs_all, perm_all, buf_all, cur_all, cnt, mean, m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.
 
     Each block's per-record statistics (count, mean, centred sum of squares of
     every observable over its live paths) go to cnt[b], mean[b], m2[b]; the
-    caller merges blocks in order.
+    caller merges blocks in order.  The scratch per block comes from the
+    caller (``scratch``): the kernel allocates nothing, so it is compiled
+    without Numba's reference counting, whose increments and decrements on
+    the arrays passed to every inlined per-path function cost SGD about half
+    of its step.  (An np.empty inside the prange body would be hoisted out of
+    the loop by Numba and shared by all threads; indexing by block needs no
+    thread id, whose use would stop Numba from caching the kernel.)
     """
     d = x0.shape[0]
     R = record_steps.shape[0]
     n_obs = mean.shape[2]
     n_steps = record_steps[R - 1]
-    # Scratch per block, allocated here: an np.empty inside the prange body
-    # is hoisted out of the loop by Numba and then shared by all threads (a
-    # data race).  Indexing by block needs no thread id, whose use would stop
-    # Numba from caching the kernel; the caller bounds n_blocks per chunk.
-    vec = np.empty((n_blocks, 4, d))
-    # t2: n_wide >= d numbers (toylab._compiled.noise_scratch_length)
-    wide_all = np.empty((n_blocks, max(d, n_wide)))
-    aux_all = np.empty((n_blocks, 2))
-    obs_all = np.empty((n_blocks, n_obs))
-    perm_all = np.empty((n_blocks, 2, n_perm), np.int64)
-    buf_all = np.empty((n_blocks, 4), np.uint64)
-    cur_all = np.zeros((n_blocks, 1), np.int64)
     for bi in prange(n_blocks):
         x = vec[bi, 0]
         g = vec[bi, 1]
@@ -133,6 +129,23 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
                 if not FINITE(x):
                     break
 '''
+
+def scratch(n_blocks, d, n_obs, n_perm, n_wide):
+    """The kernel's scratch for n_blocks blocks: (vec, wide, aux, obs, perm, buf, cur).
+
+    ``wide`` (the steps' t2) holds max(d, n_wide) numbers
+    (``toylab._compiled.noise_scratch_length``); ``cur`` starts at zero.
+    """
+    return (
+        np.empty((n_blocks, 4, d)),
+        np.empty((n_blocks, max(d, n_wide))),
+        np.empty((n_blocks, 2)),
+        np.empty((n_blocks, max(n_obs, 1))),
+        np.empty((n_blocks, 2, n_perm), np.int64),
+        np.empty((n_blocks, 4), np.uint64),
+        np.zeros((n_blocks, 1), np.int64),
+    )
+
 
 _USER_CALL = "                    _user(x, obs, {first})"
 

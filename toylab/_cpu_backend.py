@@ -33,6 +33,8 @@ def kernel_for(spec):
 
 def run(spec, progress):
     """Run ``spec`` chunk by chunk of whole statistics blocks; (Accumulator, diverged)."""
+    from kernels.cpu import scratch
+
     kernel = kernel_for(spec)
     M, v, p, ap, ai, n_perm = kernel_inputs(spec)
     steps = spec.record_steps
@@ -58,7 +60,8 @@ def run(spec, progress):
             mean = np.zeros((nb, R, O))
             m2 = np.zeros((nb, R, O))
             start = time.perf_counter()
-            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, n_perm, n_wide, cnt, mean, m2)
+            work = scratch(nb, spec.model.dim, O, n_perm, n_wide)
+            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, *work, cnt, mean, m2)
             elapsed = time.perf_counter() - start
             acc.add_blocks(cnt, mean, m2)
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
