@@ -48,8 +48,8 @@ from . import target as _target
 # divergence test then counts) instead of raising, so no exception branch sits
 # in the loops and LLVM vectorises those with a division (the generator's
 # logarithm: 2.5x faster on the normals, kernels/rng.py).
-_ERRORS = "numpy"
-_CPU = _target.build(njit(error_model=_ERRORS), hot=njit(inline="always", error_model=_ERRORS))
+ERROR_MODEL = "numpy"
+_CPU = _target.build(njit(error_model=ERROR_MODEL), hot=njit(inline="always", error_model=ERROR_MODEL))
 RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite
 
@@ -59,13 +59,13 @@ import numpy as np
 from numba import njit, prange
 
 from kernels import STAT_BLOCK
-from kernels.cpu import FINITE, OBSERVE, START_PATH, STEPS
+from kernels.cpu import ERROR_MODEL, FINITE, OBSERVE, START_PATH, STEPS
 
 _step = STEPS[{model!r}][{algorithm!r}]
 _observe = OBSERVE[{model!r}]
 
 
-@njit(parallel=True, cache={cache}, error_model="numpy", _nrt=False)
+@njit(parallel=True, cache={cache}, error_model=ERROR_MODEL, _nrt=False)
 def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps,
                vec, wide_all, aux_all, obs_all, perm_all, buf_all, cur_all, cnt, mean, m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.
