@@ -31,7 +31,6 @@ from pathlib import Path
 import numba
 import numpy as np
 from numba import njit
-from numba.core.compiler import Compiler
 
 from . import steps as _steps
 from . import target as _target
@@ -50,25 +49,6 @@ from . import target as _target
 # in the loops and LLVM vectorises those with a division (the generator's
 # logarithm: 2.5x faster on the normals, kernels/rng.py).
 ERROR_MODEL = "numpy"
-
-
-class NoAliasCompiler(Compiler):
-    """Numba's compiler, telling LLVM that no two array arguments overlap.
-
-    With that (LLVM's ``noalias``), the loops over the arrays a kernel takes
-    vectorise without runtime overlap checks, which LLVM gives up on past a
-    few arrays: the batch-index draw of ``kernels.models`` runs eight Philox
-    streams at a time.  Numba sets it on a prange body only when the body
-    makes no view and runs no loop; here the caller guarantees it: every
-    array the kernel writes is its own allocation (:func:`scratch`, the
-    statistics), and the arrays it only reads may overlap freely.  It changes
-    no result: LLVM still does every floating-point operation in source order.
-    """
-
-    def __init__(self, typingctx, targetctx, library, args, return_type, flags, locals):
-        flags = flags.copy()
-        flags.noalias = True
-        super().__init__(typingctx, targetctx, library, args, return_type, flags, locals)
 _CPU = _target.build(njit(error_model=ERROR_MODEL), hot=njit(inline="always", error_model=ERROR_MODEL))
 RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite
@@ -79,13 +59,13 @@ import numpy as np
 from numba import njit, prange
 
 from kernels import STAT_BLOCK
-from kernels.cpu import ERROR_MODEL, FINITE, OBSERVE, START_PATH, STEPS, NoAliasCompiler
+from kernels.cpu import ERROR_MODEL, FINITE, OBSERVE, START_PATH, STEPS
 
 _step = STEPS[{model!r}][{algorithm!r}]
 _observe = OBSERVE[{model!r}]
 
 
-@njit(parallel=True, cache={cache}, error_model=ERROR_MODEL, _nrt=False, pipeline_class=NoAliasCompiler)
+@njit(parallel=True, cache={cache}, error_model=ERROR_MODEL, _nrt=False)
 def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps,
                vec, wide_all, aux_all, obs_all, perm_all, buf_all, cur_all, cnt, mean, m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.

@@ -51,18 +51,6 @@ SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2
 #: Normals the CPU draws at once in the per-sample noise (even: whole pairs).
 NORMAL_CHUNK = 64
 
-#: Steps whose batch indices (sampling with replacement) the CPU draws at once.
-INDEX_CHUNK = 32
-
-
-def index_buffer_length(batch_size):
-    """Length of the index array with which the CPU draws INDEX_CHUNK steps'
-    batches at once (sampling with replacement): a tag, a flag per step, then
-    a row of INDEX_CHUNK indices per word of the ceil(batch_size / 4) Philox
-    blocks a batch takes (the last block's words past batch_size are written
-    and not used)."""
-    return 1 + (1 + 4 * ((batch_size + 3) // 4)) * INDEX_CHUNK
-
 
 def build(jit, xp, rng, hot=None):
     """Compile every model's functions with ``jit``; returns {class name: namespace}.
@@ -76,43 +64,7 @@ def build(jit, xp, rng, hot=None):
     next_normal = rng.next_normal
     normal_pair = rng.normal_pair
     draw_bounded = rng.draw_bounded
-    block = rng.block
     kind_noise = np.uint64(R.KIND_NOISE)
-    mask32 = np.uint64(0xFFFFFFFF)
-    shift32 = np.uint64(32)
-
-    @hot
-    def draw_index_chunk(perm, seed, path, first_step, kind, B, n):
-        # The batch indices of steps first_step .. first_step + INDEX_CHUNK - 1,
-        # as draw_bounded would give them when no word is rejected: index b of
-        # step s from word b of the step's stream, Lemire's multiply-shift.
-        # perm[1 + s] flags step s when one of its words has a low half below
-        # n (a superset of the rejected words, whose threshold (2**32 - n) mod n
-        # is below n); batch_grad redraws a flagged step word by word.  The
-        # loops over steps hold no branch and vectorise: eight Philox streams
-        # at a time, against one at a time for the draws of one step.
-        nn = np.uint64(n)
-        flags = perm[1 : 1 + INDEX_CHUNK]
-        for s in range(INDEX_CHUNK):
-            flags[s] = 0
-        for blk in range((B + 3) // 4):
-            row = 1 + (1 + 4 * blk) * INDEX_CHUNK
-            i0 = perm[row : row + INDEX_CHUNK]
-            i1 = perm[row + INDEX_CHUNK : row + 2 * INDEX_CHUNK]
-            i2 = perm[row + 2 * INDEX_CHUNK : row + 3 * INDEX_CHUNK]
-            i3 = perm[row + 3 * INDEX_CHUNK : row + 4 * INDEX_CHUNK]
-            for s in range(INDEX_CHUNK):
-                w0, w1, w2, w3 = block(seed, path, first_step + s, kind, blk)
-                m0 = w0 * nn
-                m1 = w1 * nn
-                m2 = w2 * nn
-                m3 = w3 * nn
-                i0[s] = np.int64(m0 >> shift32)
-                i1[s] = np.int64(m1 >> shift32)
-                i2[s] = np.int64(m2 >> shift32)
-                i3[s] = np.int64(m3 >> shift32)
-                low = min(min(m0 & mask32, m1 & mask32), min(m2 & mask32, m3 & mask32))
-                flags[s] |= np.int64(low < nn)
 
     # ---------------------------------------------------------------- finite
     def finite(sample_grad_add, prepare, tag):
@@ -132,24 +84,10 @@ def build(jit, xp, rng, hot=None):
             for c in range(d):
                 out[c] = 0.0
             if sampler == 0:
-                # with replacement: each index uniform in [0, n).  The CPU (perm
-                # of index_buffer_length(B) or more) draws INDEX_CHUNK steps'
-                # indices at once into perm, tagged with first step + 1 in
-                # perm[0] (a path starts with perm[0] = 0); a step flagged
-                # there, and the GPU (no round trip through the index array in
-                # memory), draw each index as it is used.
-                buffered = perm.shape[0] >= 1 + (1 + 4 * ((B + 3) // 4)) * INDEX_CHUNK
-                s = step % INDEX_CHUNK
-                if buffered:
-                    if perm[0] != step - s + 1:
-                        draw_index_chunk(perm, seed, path, step - s, kind, B, n)
-                        perm[0] = step - s + 1
-                    buffered = perm[1 + s] == 0
+                # with replacement: each index uniform in [0, n), used as drawn
+                # (on the GPU, no round trip through the index array in memory)
                 for b in range(B):
-                    if buffered:
-                        i = perm[1 + (1 + b) * INDEX_CHUNK + s]
-                    else:
-                        i = np.int64(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
+                    i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
                     sample_grad_add(x, M, v, p, i, aux, out)
             else:
                 # Without replacement the batch is perm[start:start + B], drawn

@@ -150,38 +150,6 @@ def test_kernels_compiled_in_different_processes_load_together(tmp_path):
         subprocess.run([sys.executable, str(script), *args], check=True, env=env, cwd=os.getcwd())
 
 
-# Batch draws with a rejected word (n = 1000: a low half below Lemire's
-# threshold 2**32 mod 1000 = 296), found by a search over seeds, paths and
-# steps; the test checks each.  (seed, path, step, word): one in the first
-# chunk of INDEX_CHUNK = 32 steps, one in the second.
-REJECTIONS = [(159, 12, 25, 2), (182, 1263, 40, 0)]
-
-
-@pytest.mark.parametrize("rejection", REJECTIONS, ids=["first-chunk", "second-chunk"])
-@pytest.mark.parametrize("alg", [SGD(0.05, 3), SVAG(0.05, 3, 2)], ids=["SGD", "SVAG"])
-def test_indices_drawn_in_chunks_follow_the_stream(alg, rejection):
-    """The CPU draws INDEX_CHUNK steps' batch indices at once (sampling with
-    replacement) and redraws word by word a step with a rejected word: the
-    paths stay those of the NumPy backend across chunks and through the
-    rejection (which, if used, would move the mean by ~1e-4 relative)."""
-    from toylab import LinearRegression
-
-    seed, path, step, word = rejection
-    n = 1000
-    words = R.words(seed, [path], step, R.KIND_BATCH1, 3)[0]
-    _, ok = R.np_rng.lemire(words, np.uint64(n))
-    assert [bool(a) for a in ok] == [q != word for q in range(3)]
-    rng = np.random.default_rng(5)
-    A = rng.normal(size=(n, 2))
-    model = LinearRegression(A, A @ np.array([1.0, -0.5]) + 0.3 * rng.normal(size=n))
-    times = [k * alg.step_time for k in (step + 1, 48)]
-    kw = dict(paths=path + 1, seed=seed, progress=False)
-    cpu = simulate(model, alg, np.array([0.5, 0.5]), times, backend="cpu", **kw)
-    ref = simulate(model, alg, np.array([0.5, 0.5]), times, backend="numpy", **kw)
-    for name in ("sq_norm", "loss"):
-        np.testing.assert_allclose(cpu.mean(name), ref.mean(name), rtol=1e-12)
-
-
 @pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
 @pytest.mark.parametrize("noise", ["per_sample", "moments"])
 def test_noise_scratch_forms_agree(cls, noise):

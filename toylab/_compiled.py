@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from kernels import STAT_BLOCK
-from kernels.models import NORMAL_CHUNK, SAMPLER_CODES, index_buffer_length
+from kernels.models import NORMAL_CHUNK, SAMPLER_CODES
 
 from .algorithms import GD, NGD, SVAG, EulerMaruyama
 from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
@@ -102,16 +102,6 @@ def perm_length(model, algorithm):
     if model.finite and getattr(algorithm, "sampler", "with_replacement") != "with_replacement":
         return model.n_samples
     return 1
-
-
-def cpu_perm_length(model, algorithm):
-    """Length of each path's index array on the CPU, where a finite data set's
-    batches drawn with replacement come INDEX_CHUNK steps at a time through
-    it (``kernels.models.index_buffer_length``)."""
-    n = perm_length(model, algorithm)
-    if model.finite and algorithm.draws_batches and algorithm.sampler == "with_replacement":
-        n = max(n, index_buffer_length(algorithm.batch_size))
-    return n
 
 
 def kernel_inputs(spec):

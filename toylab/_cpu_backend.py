@@ -9,7 +9,7 @@ import numpy as np
 
 from kernels import STAT_BLOCK
 
-from ._compiled import cpu_perm_length, kernel_inputs, noise_scratch_length, paths_in_blocks
+from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -36,8 +36,7 @@ def run(spec, progress):
     from kernels.cpu import scratch
 
     kernel = kernel_for(spec)
-    M, v, p, ap, ai, _ = kernel_inputs(spec)
-    n_perm = cpu_perm_length(spec.model, spec.algorithm)
+    M, v, p, ap, ai, n_perm = kernel_inputs(spec)
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
     acc = Accumulator(R, O)
