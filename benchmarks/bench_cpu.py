@@ -77,6 +77,55 @@ def dgemm_peak(size=2000, repeat=5):
     return 2 * size**3 / np.median(times)
 
 
+def plain_sgd_kernel():
+    """The issue's reference point: a plain Numba prange SGD kernel on the
+    same workload, a SplitMix64 generator per path (not counter-based: its
+    streams depend on the path's whole history), no statistics, no divergence
+    test, the state in the caller's (paths, d) array."""
+    from numba import njit, prange
+
+    @njit(inline="always")
+    def splitmix(s):
+        s = s + np.uint64(0x9E3779B97F4A7C15)
+        z = (s ^ (s >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return s, z ^ (z >> np.uint64(31))
+
+    @njit(parallel=True)
+    def run(X, A, y, lr, B, steps, seed):
+        paths, d = X.shape
+        n = A.shape[0]
+        for path in prange(paths):
+            s = np.uint64(seed) * np.uint64(1000003) + np.uint64(path)
+            x = X[path]
+            g = np.empty(d)
+            for _ in range(steps):
+                for c in range(d):
+                    g[c] = 0.0
+                for _ in range(B):
+                    s, z = splitmix(s)
+                    i = np.int64(((z >> np.uint64(32)) * np.uint64(n)) >> np.uint64(32))
+                    r = 0.0
+                    for c in range(d):
+                        r += A[i, c] * x[c]
+                    r -= y[i]
+                    for c in range(d):
+                        g[c] += A[i, c] * r
+                for c in range(d):
+                    x[c] -= lr * g[c] / B
+
+    return run
+
+
+def plain_sgd_rate(kernel, model, paths, steps):
+    X = np.full((64, D), 0.3)
+    kernel(X, model.A, model.y, 0.01, B, 2, 1)  # compile
+    X = np.full((paths, D), 0.3)
+    t = time.perf_counter()
+    kernel(X, model.A, model.y, 0.01, B, steps, 1)
+    return paths * steps / (time.perf_counter() - t)
+
+
 def rate(model, alg, paths, steps, backend, repeat):
     times_ = [steps * alg.step_time]
     simulate(model, alg, np.full(D, 0.3), times_, paths=64, progress=False, backend=backend)  # compile/warm
@@ -184,6 +233,19 @@ def main(argv=None):
             ratios.append(rate(model, algs[0], paths, 200, "cpu", 1) / rate(model, algs[1], paths, 200, "cpu", 1))
         print(f"SVAG(8) / SGD cost per path-step, {name}: median {np.median(ratios):.2f} "
               f"of {pairs} alternating pairs (range {min(ratios):.2f}-{max(ratios):.2f})")
+    # the issue's reference point, a plain Numba kernel, alternating with the
+    # cpu backend's SGD on the same workload
+    model = models()["LinearRegression"]
+    kernel = plain_sgd_kernel()
+    plain, ours = [], []
+    for _ in range(pairs):
+        paths = 20_000 if q else 100_000
+        plain.append(plain_sgd_rate(kernel, model, paths, 200))
+        ours.append(rate(model, algs[0], paths, 200, "cpu", 1))
+    ratios = np.array(ours) / np.array(plain)
+    print(f"plain Numba SGD kernel (SplitMix64, no statistics), LinearRegression: median {np.median(plain):.3g} "
+          f"path-steps/s; cpu SGD / plain: median {np.median(ratios):.2f} of {pairs} alternating pairs "
+          f"(range {ratios.min():.2f}-{ratios.max():.2f})")
     print()
     with tempfile.TemporaryDirectory() as cache:
         cold = in_fresh_process(START, {"TOYLAB_CACHE_DIR": cache})
