@@ -62,7 +62,7 @@ def build(jit, xp, rng, hot=None):
     hot = jit if hot is None else hot
     sqrt = xp.sqrt
     next_normal = rng.next_normal
-    normal_pair = rng.normal_pair
+    fill_normals = rng.fill_normals
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
 
@@ -139,10 +139,7 @@ def build(jit, xp, rng, hot=None):
                 if chunked:
                     q = i % NORMAL_CHUNK
                     if q == 0:
-                        for b in range((min(NORMAL_CHUNK, n - i) + 1) // 2):
-                            z0, zb = normal_pair(seed, path, step, kind_noise, i // 2 + b)
-                            zbuf[2 * b] = z0
-                            zbuf[2 * b + 1] = zb
+                        fill_normals(seed, path, step, kind_noise, i // 2, (min(NORMAL_CHUNK, n - i) + 1) // 2, zbuf)
                     z = zbuf[q]
                 else:
                     z, z1 = next_normal(seed, path, step, kind_noise, i, z1)
@@ -203,10 +200,7 @@ def build(jit, xp, rng, hot=None):
             # four rows of U a pass (the rounding of one row a pass, fewer
             # loads and stores of the sum); then W z + w.
             zeta = wide[e:]
-            for b in range(pairs):
-                z0, z1 = normal_pair(seed, path, step, kind_noise, b)
-                zeta[2 * b] = z0
-                zeta[2 * b + 1] = z1
+            fill_normals(seed, path, step, kind_noise, 0, pairs, zeta)
             W = wide[:e]
             for i in range(e):
                 W[i] = 0.0

@@ -129,7 +129,8 @@ def build(jit, xp):
     types.SimpleNamespace
         ``philox``, ``block``, ``unit``, ``log_unit``, ``cos_sin_2pi``,
         ``box_muller``, ``lemire`` (element-wise), ``lemire_scalar``,
-        ``normal_pair``, ``next_normal``, ``draw_bounded``.
+        ``normal_pair``, ``fill_normals`` (compiled targets), ``next_normal``,
+        ``draw_bounded``.
     """
     sqrt, floor = xp.sqrt, xp.floor
 
@@ -274,6 +275,16 @@ def build(jit, xp):
         return box_muller(w0, w1, w2, w3)
 
     @jit
+    def fill_normals(seed, path, step, kind, first_pair, n_pairs, out):
+        """Normals 2 first_pair .. 2 (first_pair + n_pairs) - 1 of the stream
+        into out[0 : 2 n_pairs]: a loop of Box-Muller pairs that vectorises on
+        the CPU (no libm call in it)."""
+        for b in range(n_pairs):
+            z0, z1 = normal_pair(seed, path, step, kind, first_pair + b)
+            out[2 * b] = z0
+            out[2 * b + 1] = z1
+
+    @jit
     def next_normal(seed, path, step, kind, t, carry):
         """Normal ``t`` of the stream, for t = 0, 1, 2, ... in order.
 
@@ -317,6 +328,7 @@ def build(jit, xp):
         lemire=lemire,
         lemire_scalar=lemire_scalar,
         normal_pair=normal_pair,
+        fill_normals=fill_normals,
         next_normal=next_normal,
         draw_bounded=draw_bounded,
     )

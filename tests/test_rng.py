@@ -113,7 +113,6 @@ def test_bounded_ints_rejection_is_exact():
     assert abs(frac - 0.5) < 4 * math.sqrt(0.25 / v.size)
 
 
-
 def _ulp_error(got, ref, floor=0.0):
     """|got - ref| in ulps of the double nearest ref (at least ``floor``)."""
     ref64 = ref.astype(np.float64)
