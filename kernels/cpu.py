@@ -32,6 +32,7 @@ import numba
 import numpy as np
 from numba import njit
 
+from . import simd as _simd
 from . import steps as _steps
 from . import target as _target
 
@@ -49,7 +50,9 @@ from . import target as _target
 # in the loops and LLVM vectorises those with a division (the generator's
 # logarithm: 2.5x faster on the normals, kernels/rng.py).
 ERROR_MODEL = "numpy"
-_CPU = _target.build(njit(error_model=ERROR_MODEL), hot=njit(inline="always", error_model=ERROR_MODEL))
+_CPU = _target.build(
+    njit(error_model=ERROR_MODEL), hot=njit(inline="always", error_model=ERROR_MODEL), lanes=_simd
+)
 RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite
 
@@ -129,6 +132,16 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
                 if not FINITE(x):
                     break
 '''
+
+def perm_length(n_perm, batch_size):
+    """Length of each of a path's two index arrays on the CPU.
+
+    ``n_perm`` (``toylab._compiled.perm_length``) for the samplers without
+    replacement; with replacement, the same arrays hold the batch indices of
+    8 steps (``kernels.simd.index_lanes_length``).
+    """
+    return max(n_perm, _simd.index_lanes_length(batch_size))
+
 
 def scratch(n_blocks, d, n_obs, n_perm, n_wide):
     """The kernel's scratch for n_blocks blocks: (vec, wide, aux, obs, perm, buf, cur).

@@ -52,12 +52,15 @@ SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2
 NORMAL_CHUNK = 64
 
 
-def build(jit, xp, rng, hot=None):
+def build(jit, xp, rng, hot=None, lanes=None):
     """Compile every model's functions with ``jit``; returns {class name: namespace}.
 
     ``hot`` (default ``jit``) compiles what runs every step, the batch
     gradient and the per-sample functions it calls B times: the CPU inlines
-    them.
+    them.  ``lanes``: the CPU's 8-lane vectors (``kernels.simd``), or None
+    (the GPU).  With them, sampling with replacement draws the batch indices
+    of 8 steps at once, and LinearRegression sums its batch gradient in
+    vectors.
     """
     hot = jit if hot is None else hot
     sqrt = xp.sqrt
@@ -65,15 +68,73 @@ def build(jit, xp, rng, hot=None):
     fill_normals = rng.fill_normals
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
+    if lanes is not None:
+        bounded_lanes = lanes.bounded_lanes
+        STEPS_AT_ONCE = lanes.STEPS_AT_ONCE
 
     # ---------------------------------------------------------------- finite
-    def finite(sample_grad_add, prepare, tag):
+    def finite(sample_grad_add, prepare, tag, rows_grad=None):
         """batch_grad, noise_unit and sigma1_trace of a finite data set from its g_i.
 
         ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``;
         ``tag`` (the model's name) keeps the compiled symbols apart.
+        ``rows_grad(x, M, v, p, idx, first, stride, B, aux, out)`` (CPU,
+        optional) writes the sum of g_i over i = idx[first + stride b],
+        b < B, faster than B calls of ``sample_grad_add``.
         """
         tjit = tagged(jit, tag)
+
+        if lanes is None:
+
+            @tagged(hot, tag)
+            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+                # out = sum of g_i over B indices uniform in [0, n), each used as
+                # drawn (on the GPU, no round trip through the index array)
+                for c in range(x.shape[0]):
+                    out[c] = 0.0
+                for b in range(B):
+                    i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
+                    sample_grad_add(x, M, v, p, i, aux, out)
+
+        else:
+            summed = rows_grad
+            if summed is None:
+
+                @tagged(hot, tag)
+                def summed(x, M, v, p, idx, first, stride, B, aux, out):
+                    for c in range(x.shape[0]):
+                        out[c] = 0.0
+                    for b in range(B):
+                        sample_grad_add(x, M, v, p, idx[first + stride * b], aux, out)
+
+            @tagged(hot, tag)
+            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+                # The same indices, drawn 8 steps at a time in vectors
+                # (kernels.simd.bounded_lanes), into perm as laid out by
+                # kernels.simd.index_lanes_length.  The stamp (step0, path,
+                # kind, seed) names the steps perm holds, so any order of
+                # calls is served right; a path's steps refill it once in 8.
+                lane = step % STEPS_AT_ONCE
+                step0 = step - lane
+                tail = STEPS_AT_ONCE * 4 * ((B + 3) // 4)
+                if not (
+                    perm[tail + 1] == step0
+                    and perm[tail + 2] == path
+                    and perm[tail + 3] == kind
+                    and perm[tail + 4] == np.int64(seed)
+                ):
+                    perm[tail] = bounded_lanes(seed, path, step0, kind, n, B, perm)
+                    perm[tail + 1] = step0
+                    perm[tail + 2] = path
+                    perm[tail + 3] = kind
+                    perm[tail + 4] = np.int64(seed)
+                if (perm[tail] >> lane) & 1:
+                    # a word of this step may be rejected: the stream word by word
+                    for b in range(B):
+                        perm[tail + 5 + b] = draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n))
+                    summed(x, M, v, p, perm, tail + 5, 1, B, aux, out)
+                else:
+                    summed(x, M, v, p, perm, lane, STEPS_AT_ONCE, B, aux, out)
 
         @tagged(hot, tag)
         def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
@@ -81,15 +142,11 @@ def build(jit, xp, rng, hot=None):
             n = int(p[0])
             cur[0] = 0
             prepare(x, aux)
-            for c in range(d):
-                out[c] = 0.0
             if sampler == 0:
-                # with replacement: each index uniform in [0, n), used as drawn
-                # (on the GPU, no round trip through the index array in memory)
-                for b in range(B):
-                    i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
-                    sample_grad_add(x, M, v, p, i, aux, out)
+                with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out)
             else:
+                for c in range(d):
+                    out[c] = 0.0
                 # Without replacement the batch is perm[start:start + B], drawn
                 # first by a partial Fisher-Yates shuffle (place b takes
                 # b + (uniform in [0, n - b))); then one pass of sample gradients
@@ -249,6 +306,82 @@ def build(jit, xp, rng, hot=None):
                         acc += Uk[lo * (2 * d - lo + 1) // 2 + max(c, j) - lo] * z[j]
                     out[c] += zeta_k * acc
 
+    # ------------------------------------- the CPU's batch sums, in vectors
+    if lanes is not None:
+        vload, vstore, splat, vfma, vmul, vadd, hsum = (
+            lanes.vload, lanes.vstore, lanes.splat, lanes.vfma, lanes.vmul, lanes.vadd, lanes.hsum
+        )
+        L = lanes.LANES
+
+        @hot
+        def linear_rows(x, scale, M, v, idx, first, stride, B, out):
+            # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
+            # for i = idx[first + stride b], b < B: out = sum_b r_i a_i, and
+            # sum_b r_i (a_i.z) returned.  Each row is 8 numbers a vector
+            # (masked at its end), each residual one vector product and a
+            # horizontal sum: as scalar loops, the d additions of a dot
+            # product are a chain that LLVM may not reorder.
+            d = x.shape[0]
+            sz = splat(scale)
+            s = 0.0
+            if d <= 2 * L:
+                # z and the sums in registers; two samples a pass, each into
+                # its own sums: two chains of dependent additions, not one
+                lo = min(d, L)
+                hi = d - L
+                z_lo = vmul(vload(x, 0, lo), sz)
+                z_hi = vmul(vload(x, L, hi), sz)
+                g_lo = splat(0.0)
+                g_hi = splat(0.0)
+                h_lo = splat(0.0)
+                h_hi = splat(0.0)
+                t = 0.0
+                b = 0
+                while b + 2 <= B:
+                    i = idx[first + stride * b]
+                    j = idx[first + stride * (b + 1)]
+                    a_lo = vload(M, i * d, lo)
+                    a_hi = vload(M, i * d + L, hi)
+                    c_lo = vload(M, j * d, lo)
+                    c_hi = vload(M, j * d + L, hi)
+                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                    cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
+                    ra = az - v[i]
+                    rc = cz - v[j]
+                    s += ra * az
+                    t += rc * cz
+                    g_lo = vfma(splat(ra), a_lo, g_lo)
+                    g_hi = vfma(splat(ra), a_hi, g_hi)
+                    h_lo = vfma(splat(rc), c_lo, h_lo)
+                    h_hi = vfma(splat(rc), c_hi, h_hi)
+                    b += 2
+                if b < B:
+                    i = idx[first + stride * b]
+                    a_lo = vload(M, i * d, lo)
+                    a_hi = vload(M, i * d + L, hi)
+                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                    ra = az - v[i]
+                    s += ra * az
+                    g_lo = vfma(splat(ra), a_lo, g_lo)
+                    g_hi = vfma(splat(ra), a_hi, g_hi)
+                vstore(out, 0, lo, vadd(g_lo, h_lo))
+                vstore(out, L, hi, vadd(g_hi, h_hi))
+                return s + t
+            for c in range(d):
+                out[c] = 0.0
+            for b in range(B):
+                i = idx[first + stride * b]
+                acc = splat(0.0)
+                for c0 in range(0, d, L):
+                    acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
+                az = hsum(acc)
+                r = az - v[i]
+                s += r * az
+                rv = splat(r)
+                for c0 in range(0, d, L):
+                    vstore(out, c0, d - c0, vfma(rv, vload(M, i * d + c0, d - c0), vload(out, c0, d - c0)))
+            return s
+
     # ------------------------------------------------------ LinearRegression
     @hot
     def lr_prepare(x, aux):
@@ -317,7 +450,14 @@ def build(jit, xp, rng, hot=None):
             s -= t1[c] * t1[c]
         return s
 
-    lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression")
+    lr_rows_grad = None
+    if lanes is not None:
+
+        @hot
+        def lr_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
+            linear_rows(x, 1.0, M, v, idx, first, stride, B, out)
+
+    lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression", lr_rows_grad)
 
     @jit
     def lr_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
@@ -383,7 +523,18 @@ def build(jit, xp, rng, hot=None):
         for c in range(x.shape[0]):
             out[c] = out[c] / n
 
-    sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression")
+    sp_rows_grad = None
+    if lanes is not None:
+
+        @hot
+        def sp_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
+            # sum_b g_i = (sum_b r_i a_i - (sum_b r_i a_i.u) u) / |x|  (needs sp_prepare)
+            inv_norm = aux[1]
+            s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, out)
+            for c in range(x.shape[0]):
+                out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
+
+    sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
 
     @jit
     def sp_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):

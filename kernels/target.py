@@ -18,13 +18,14 @@ from . import rng as _rng
 from . import steps as _steps
 
 
-def build(jit, hot=None):
+def build(jit, hot=None, lanes=None):
     """Compile everything with ``jit``; ``hot`` (default ``jit``) for what runs
     every step: the steps, the batch gradient, the generator and the
-    per-sample functions."""
+    per-sample functions.  ``lanes``: ``kernels.simd`` on the CPU, None on
+    the GPU (``kernels.models.build``)."""
     hot = jit if hot is None else hot
     rng = _rng.build(hot, math)
-    models = _models.build(jit, math, rng, hot)
+    models = _models.build(jit, math, rng, hot, lanes)
     steps, observe = {}, {}
     for name, ns in models.items():
         steps[name], observe[name] = _steps.build(jit, ns, name, hot)

@@ -33,10 +33,11 @@ def kernel_for(spec):
 
 def run(spec, progress):
     """Run ``spec`` chunk by chunk of whole statistics blocks; (Accumulator, diverged)."""
-    from kernels.cpu import scratch
+    from kernels.cpu import perm_length, scratch
 
     kernel = kernel_for(spec)
     M, v, p, ap, ai, n_perm = kernel_inputs(spec)
+    n_perm = perm_length(n_perm, int(ai[0]))
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
     acc = Accumulator(R, O)

@@ -1,0 +1,373 @@
+"""Eight-lane vectors for the CPU kernels: what LLVM does not find on its own.
+
+Two parts of an SGD step stay scalar when written as Numba loops:
+
+* The batch gradient of a linear model.  Its dot products are chains of
+  dependent additions (LLVM may not reorder floating-point sums), and with d
+  around 10 a vectorised loop would run its scalar remainder only.
+* The Philox calls that draw the batch indices: ten rounds of dependent
+  multiplies per block, two blocks a step for B = 8.
+
+This module gives Numba an 8-lane ``float64`` type (:data:`f64x8`, LLVM's
+``<8 x double>``) and an 8-lane ``uint64`` type (:data:`u64x8`), with the few
+operations those two need: masked loads and stores (a row of any length d, 8
+numbers at a time), fused multiply-add, a horizontal sum in a fixed order,
+and the integer operations of Philox.  LLVM lowers the types to whatever the
+machine has (one AVX-512 register, two AVX2 registers, ...).
+
+:func:`philox_lanes` is Philox4x32-10 (``kernels.rng``) on eight counters at
+once, and :func:`bounded_lanes` uses it to draw the batch indices of eight
+consecutive steps of one path, word for word those of ``rng.draw_bounded``.
+
+CPU only: the GPU runs a path per thread and keeps the scalar code.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from llvmlite.binding import llvm_version_info
+from numba import njit, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, models, register_model
+
+from .rng import _M0, _M1, _MASK32, _S24, _S32, _W0, _W1
+
+#: Lanes in a vector.
+LANES = 8
+
+_I1 = ir.IntType(1)
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_VD = ir.VectorType(ir.DoubleType(), LANES)
+_VI = ir.VectorType(_I64, LANES)
+_VMASK = ir.VectorType(_I1, LANES)
+
+
+class F64x8(types.Type):
+    """Eight float64 lanes."""
+
+    def __init__(self):
+        super().__init__(name="F64x8")
+
+
+class U64x8(types.Type):
+    """Eight uint64 lanes."""
+
+    def __init__(self):
+        super().__init__(name="U64x8")
+
+
+f64x8 = F64x8()
+u64x8 = U64x8()
+
+
+@register_model(F64x8)
+class _F64x8Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VD)
+
+
+@register_model(U64x8)
+class _U64x8Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VI)
+
+
+# ------------------------------------------------------------ LLVM helpers
+def _splat(builder, value, vecty):
+    v = builder.insert_element(ir.Constant(vecty, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, ir.Constant(vecty, ir.Undefined), ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+
+
+def _lane_mask(builder, count):
+    # lanes 0 .. count - 1 (all of them when count >= LANES, none when count <= 0)
+    if count.type.width < 64:
+        count = builder.sext(count, _I64)
+    lanes = ir.Constant(_VI, list(range(LANES)))
+    return builder.icmp_signed("<", lanes, _splat(builder, count, _VI))
+
+
+def _address(context, builder, arrty, arr, start, vecty):
+    ary = context.make_array(arrty)(context, builder, arr)
+    return builder.bitcast(cgutils.gep(builder, ary.data, start), vecty.as_pointer())
+
+
+def _pointer_name(element):
+    # the pointer's part of an overloaded intrinsic's name: opaque pointers
+    # ("p0") from LLVM 15 on, whatever llvmlite's IR layer prints
+    if llvm_version_info[0] >= 15:
+        return "p0"
+    return f"p0v{LANES}{element}"
+
+
+def _check_array(arr, dtypes, what):
+    if not isinstance(arr, types.Array) or arr.layout != "C" or arr.dtype not in dtypes:
+        raise TypingError(f"{what} needs a C-contiguous array of {dtypes}, got {arr}")
+
+
+# --------------------------------------------------------------- float64
+@intrinsic
+def vload(typingctx, arr, start, count):
+    """``arr.flat[start : start + count]`` in lanes ``0 .. count - 1``, zeros above.
+
+    Lanes at or past ``count`` are not read, so a row's tail never reads past
+    the array.  ``arr`` C-contiguous float64 (any dimension: ``start`` is flat).
+    """
+    _check_array(arr, (types.float64,), "vload")
+
+    def codegen(context, builder, sig, args):
+        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VD)
+        fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
+        return builder.call(fn, [ptr, ir.Constant(_I32, 8), _lane_mask(builder, args[2]), ir.Constant(_VD, [0.0] * LANES)])
+
+    return f64x8(arr, start, count), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, start, count, value):
+    """``arr.flat[start : start + count] = value[:count]``; nothing else is written."""
+    _check_array(arr, (types.float64,), "vstore")
+
+    def codegen(context, builder, sig, args):
+        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VD)
+        fnty = ir.FunctionType(ir.VoidType(), [_VD, ptr.type, _I32, _VMASK])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.v8f64.{_pointer_name('f64')}")
+        builder.call(fn, [args[3], ptr, ir.Constant(_I32, 8), _lane_mask(builder, args[2])])
+        return context.get_dummy_value()
+
+    return types.none(arr, start, count, value), codegen
+
+
+@intrinsic
+def splat(typingctx, x):
+    """Eight copies of the float64 ``x``."""
+
+    def codegen(context, builder, sig, args):
+        return _splat(builder, args[0], _VD)
+
+    return f64x8(types.float64), codegen
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """``a * b + c`` lane by lane, rounded once."""
+
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VD, [_VD] * 3), "llvm.fma.v8f64")
+        return builder.call(fn, list(args))
+
+    return f64x8(f64x8, f64x8, f64x8), codegen
+
+
+@intrinsic
+def vmul(typingctx, a, b):
+    """``a * b`` lane by lane."""
+
+    def codegen(context, builder, sig, args):
+        return builder.fmul(args[0], args[1])
+
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def vadd(typingctx, a, b):
+    """``a + b`` lane by lane."""
+
+    def codegen(context, builder, sig, args):
+        return builder.fadd(args[0], args[1])
+
+    return f64x8(f64x8, f64x8), codegen
+
+
+@intrinsic
+def hsum(typingctx, v):
+    """The sum of the eight lanes, ``((v0 + v4) + (v2 + v6)) + ((v1 + v5) + (v3 + v7))``.
+
+    A fixed order (halves, then quarters), so the result never depends on
+    the machine's vector width.
+    """
+
+    def codegen(context, builder, sig, args):
+        def pick(vec, lanes):
+            return builder.shuffle_vector(vec, ir.Constant(vec.type, ir.Undefined), ir.Constant(ir.VectorType(_I32, len(lanes)), lanes))
+
+        quad = builder.fadd(pick(args[0], [0, 1, 2, 3]), pick(args[0], [4, 5, 6, 7]))
+        pair = builder.fadd(pick(quad, [0, 1]), pick(quad, [2, 3]))
+        return builder.fadd(builder.extract_element(pair, ir.Constant(_I32, 0)), builder.extract_element(pair, ir.Constant(_I32, 1)))
+
+    return types.float64(f64x8), codegen
+
+
+# ---------------------------------------------------------------- uint64
+@intrinsic
+def usplat(typingctx, x):
+    """Eight copies of the uint64 ``x``."""
+
+    def codegen(context, builder, sig, args):
+        return _splat(builder, args[0], _VI)
+
+    return u64x8(types.uint64), codegen
+
+
+@intrinsic
+def uiota(typingctx, x):
+    """``x + (0, 1, ..., 7)`` (uint64)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.add(_splat(builder, args[0], _VI), ir.Constant(_VI, list(range(LANES))))
+
+    return u64x8(types.uint64), codegen
+
+
+def _uint_op(name, doc):
+    @intrinsic
+    def op(typingctx, a, b):
+        def codegen(context, builder, sig, args):
+            return getattr(builder, name)(args[0], args[1])
+
+        return u64x8(u64x8, u64x8), codegen
+
+    op.__doc__ = doc
+    return op
+
+
+uadd = _uint_op("add", "``a + b`` mod 2**64, lane by lane.")
+umul = _uint_op("mul", "``a * b`` mod 2**64, lane by lane (32 x 32 -> 64 bits where both are below 2**32).")
+uxor = _uint_op("xor", "``a ^ b`` lane by lane.")
+uand = _uint_op("and_", "``a & b`` lane by lane.")
+ushr = _uint_op("lshr", "``a >> b`` (logical) lane by lane.")
+
+
+@intrinsic
+def ubelow(typingctx, a, b):
+    """Bit l of the result (an int64) is set where lane l of ``a`` is below that of ``b``."""
+
+    def codegen(context, builder, sig, args):
+        bits = builder.bitcast(builder.icmp_unsigned("<", args[0], args[1]), ir.IntType(LANES))
+        return builder.zext(bits, _I64)
+
+    return types.int64(u64x8, u64x8), codegen
+
+
+@intrinsic
+def ustore(typingctx, arr, start, value):
+    """``arr.flat[start : start + 8] = value`` (``arr`` C-contiguous int64 or uint64)."""
+    _check_array(arr, (types.int64, types.uint64), "ustore")
+
+    def codegen(context, builder, sig, args):
+        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VI)
+        builder.store(args[2], ptr, align=8)
+        return context.get_dummy_value()
+
+    return types.none(arr, start, value), codegen
+
+
+@intrinsic
+def uload(typingctx, arr, start):
+    """``arr.flat[start : start + 8]`` (``arr`` C-contiguous uint64)."""
+    _check_array(arr, (types.uint64,), "uload")
+
+    def codegen(context, builder, sig, args):
+        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VI)
+        return builder.load(ptr, align=8)
+
+    return u64x8(arr, start), codegen
+
+
+@intrinsic
+def ulane(typingctx, v, lane):
+    """Lane ``lane`` of ``v`` as a uint64."""
+
+    def codegen(context, builder, sig, args):
+        return builder.extract_element(args[0], args[1])
+
+    return types.uint64(u64x8, lane), codegen
+
+
+# ------------------------------------------------------------ Philox lanes
+@njit(inline="always")
+def philox_lanes(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 (``kernels.rng.philox``) of eight counters under one key.
+
+    ``c0 .. c3``: :data:`u64x8` of 32-bit words; ``k0, k1``: uint64 below 2**32.
+    Returns four :data:`u64x8`, lane l being the block of counter l.
+    """
+    mask = usplat(_MASK32)
+    m0 = usplat(_M0)
+    m1 = usplat(_M1)
+    s32 = usplat(_S32)
+    for _ in range(10):
+        p0 = umul(m0, c0)
+        p1 = umul(m1, c2)
+        n0 = uxor(uxor(ushr(p1, s32), c1), usplat(k0))
+        n2 = uxor(uxor(ushr(p0, s32), c3), usplat(k1))
+        c1 = uand(p1, mask)
+        c3 = uand(p0, mask)
+        c0 = n0
+        c2 = n2
+        k0 = (k0 + _W0) & _MASK32
+        k1 = (k1 + _W1) & _MASK32
+    return c0, c1, c2, c3
+
+
+#: Steps whose batch indices :func:`bounded_lanes` draws at once.
+STEPS_AT_ONCE = LANES
+
+
+def index_lanes_length(B):
+    """Length of an index array holding the batch indices of 8 steps.
+
+    With ``tail = 8 * 4 * ceil(B / 4)``: ``[0, tail)`` the indices as
+    :func:`bounded_lanes` writes them, ``tail`` its flagged steps,
+    ``tail + 1 .. tail + 4`` the stamp (first step, path, kind, seed) of
+    what they are, ``tail + 5 ..`` the B indices of a flagged step drawn
+    word by word (``kernels.models``).
+    """
+    return LANES * 4 * ((B + 3) // 4) + 5 + B
+
+
+@njit(inline="always")
+def bounded_lanes(seed, path, step0, kind, n, B, out):
+    """Indices ``0 .. B-1`` in [0, n) of streams (seed, path, step0 + l, kind), l < 8.
+
+    Index b of step ``step0 + l`` goes to ``out[8 b + l]``: the high half of
+    word b * n (Lemire's multiply-shift, ``kernels.rng``), word b of the
+    stream being word ``b mod 4`` of its block ``b // 4``.  These are the
+    indices ``rng.draw_bounded`` gives as long as no word of the step is
+    rejected.  A word can only be rejected when the low half of word * n is
+    below n (the threshold (2**32 - n) mod n is below n): the returned int64
+    has bit l set for each step with such a word, whose indices the caller
+    must draw with ``draw_bounded`` instead (a chance of about B n / 2**32 a
+    step).
+    """
+    seed = np.uint64(seed)
+    path = np.uint64(path)
+    nn = usplat(np.uint64(n))
+    mask = usplat(_MASK32)
+    s32 = usplat(_S32)
+    # counter = (step, kind << 24 | block, path mod 2**32, path >> 32), key = seed
+    c0 = uand(uiota(np.uint64(step0)), mask)
+    c2 = usplat(path & _MASK32)
+    c3 = usplat(path >> _S32)
+    k0 = seed & _MASK32
+    k1 = seed >> _S32
+    flagged = 0
+    for blk in range((B + 3) // 4):
+        c1 = usplat(((np.uint64(kind) << _S24) | np.uint64(blk)) & _MASK32)
+        w0, w1, w2, w3 = philox_lanes(c0, c1, c2, c3, k0, k1)
+        m = umul(w0, nn)
+        ustore(out, (4 * blk) * LANES, ushr(m, s32))
+        flagged |= ubelow(uand(m, mask), nn)
+        m = umul(w1, nn)
+        ustore(out, (4 * blk + 1) * LANES, ushr(m, s32))
+        flagged |= ubelow(uand(m, mask), nn)
+        m = umul(w2, nn)
+        ustore(out, (4 * blk + 2) * LANES, ushr(m, s32))
+        flagged |= ubelow(uand(m, mask), nn)
+        m = umul(w3, nn)
+        ustore(out, (4 * blk + 3) * LANES, ushr(m, s32))
+        flagged |= ubelow(uand(m, mask), nn)
+    return flagged

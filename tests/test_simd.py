@@ -1,0 +1,133 @@
+"""The CPU's 8-lane vectors (kernels.simd), each against its scalar definition:
+Philox on eight counters, the batch indices of eight steps, and the batch
+gradients summed in vectors."""
+
+import numba
+import numpy as np
+import pytest
+
+from kernels import rng as R
+from kernels import simd
+from kernels.cpu import MODELS as CPU_MODELS
+from kernels.cpu import perm_length
+from toylab import SGD, SVAG, LinearRegression, SphereRegression, simulate
+from toylab._compiled import model_arrays
+
+from .test_rng import KAT
+
+MASK32 = 0xFFFFFFFF
+
+
+@numba.njit
+def philox_lanes(c, k0, k1, out):
+    w = simd.philox_lanes(simd.uload(c, 0), simd.uload(c, 8), simd.uload(c, 16), simd.uload(c, 24), k0, k1)
+    for j in range(4):
+        for lane in range(8):
+            out[j, lane] = simd.ulane(w[j], lane)
+
+
+@numba.njit
+def bounded_lanes(seed, path, step0, kind, n, B, out):
+    return simd.bounded_lanes(seed, path, step0, kind, n, B, out)
+
+
+@pytest.mark.parametrize("counter,key,expected", KAT)
+def test_philox_lanes_known_answers(counter, key, expected):
+    """Random123's known answers in every lane, beside other counters."""
+    rng = np.random.default_rng(1)
+    c = rng.integers(0, 2**32, size=(4, 8), dtype=np.uint64)
+    lane = 5
+    c[:, lane] = counter
+    out = np.empty((4, 8), np.uint64)
+    philox_lanes(c.ravel().copy(), np.uint64(key[0]), np.uint64(key[1]), out)
+    assert tuple(int(w) for w in out[:, lane]) == expected
+    for other in range(8):
+        ref = R.philox4x32(tuple(int(w) for w in c[:, other]), key)
+        assert tuple(int(w) for w in out[:, other]) == ref
+
+
+CHUNK_CASES = [
+    # (seed, path, first step, kind, n, B): the step word wrapping past 2**32,
+    # paths and seeds above 2**32, B not a multiple of 4, n = 1, and
+    # n = 2**31 + 11 (about half the words rejected)
+    (7, 3, 0, R.KIND_BATCH1, 1000, 8),
+    (2**40 + 9, 2**33 + 5, 2**32 - 3, R.KIND_BATCH2, 641, 13),
+    (0, 0, 16, R.KIND_EPOCH1, 1, 3),
+    (5, 11, 8, R.KIND_BATCH1, 2**31 + 11, 5),
+    (31, 15, 0, R.KIND_BATCH1, 641, 8),
+]
+
+
+@pytest.mark.parametrize("seed,path,step0,kind,n,B", CHUNK_CASES)
+def test_indices_of_eight_steps_are_the_streams(seed, path, step0, kind, n, B):
+    """Index b of step step0 + l is the high half of word b times n; step l is
+    flagged exactly when one of its words could be rejected (low half below n),
+    and where none is, the indices are those of the stream."""
+    words_per_step = 4 * ((B + 3) // 4)
+    out = np.full(simd.index_lanes_length(B), -1, np.int64)
+    flagged = bounded_lanes(np.uint64(seed), path, step0, kind, n, B, out)
+    for lane in range(8):
+        w = R.words(seed, [path], step0 + lane, kind, words_per_step)[0]
+        m = w * np.uint64(n)
+        np.testing.assert_array_equal(out[lane : 8 * words_per_step : 8], (m >> np.uint64(32)).astype(np.int64))
+        assert bool((flagged >> lane) & 1) == bool(np.any((m & np.uint64(MASK32)) < n))
+        if not (flagged >> lane) & 1:
+            ref = R.bounded_ints(seed, [path], step0 + lane, kind, [n] * B)[0]
+            np.testing.assert_array_equal(out[lane : 8 * B : 8], ref)
+    if n == 1:
+        assert not out[: 8 * words_per_step].any()
+
+
+def data(cls, n, d, seed=0):
+    rng = np.random.default_rng(seed)
+    A = rng.normal(size=(n, d))
+    if cls is SphereRegression:
+        return cls(A, np.tanh(A @ rng.normal(size=d)))
+    return cls(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=n))
+
+
+@pytest.mark.parametrize("cls", [LinearRegression, SphereRegression])
+@pytest.mark.parametrize("d", [3, 8, 10, 16, 21])
+def test_batch_gradient_in_vectors_matches_numpy(cls, d):
+    """The compiled batch gradient with replacement, called for steps in any
+    order, paths and kinds interleaved: the model's batch gradient of the
+    stream's indices, to rounding.  Seed 31, path 15, step 3 has a word
+    rejected at n = 641 (found by a search over seeds): the word-by-word draw."""
+    n = 641
+    model = data(cls, n, d)
+    M, v, p = model_arrays(model)
+    ns = CPU_MODELS[cls.__name__]
+    rng = np.random.default_rng(d)
+    x = rng.normal(size=d)
+    seed = 31
+    assert np.any((R.words(seed, [15], 3, R.KIND_BATCH1, 8) * np.uint64(n)) & np.uint64(MASK32) < 2**32 % n)
+    for B in (1, 5, 8):
+        perm = np.zeros(perm_length(1, B), np.int64)
+        buf = np.zeros(4, np.uint64)
+        cur = np.zeros(1, np.int64)
+        aux = np.zeros(2)
+        t1 = np.zeros(d)
+        out = np.zeros(d)
+        calls = [(15, 3, R.KIND_BATCH1), (15, 4, R.KIND_BATCH1), (2, 3, R.KIND_BATCH1), (15, 11, R.KIND_BATCH2)]
+        calls += [(int(q), int(k), R.KIND_BATCH1) for q, k in zip(rng.integers(0, 40, 12), rng.integers(0, 30, 12))]
+        for path, step, kind in calls:
+            ns["batch_grad"](x, M, v, p, B, 0, perm, buf, cur, np.uint64(seed), path, step, kind, 0, aux, t1, out)
+            idx = R.bounded_ints(seed, [path], step, kind, [n] * B)[0]
+            np.testing.assert_allclose(out, model.batch_grad(x, idx), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("cls", [LinearRegression, SphereRegression])
+@pytest.mark.parametrize("d", [8, 10, 21])
+@pytest.mark.parametrize("alg", [SGD(0.05, 5, weight_decay=0.1), SVAG(0.05, 8, 4)], ids=["SGD", "SVAG"])
+def test_cpu_matches_numpy_in_vectors(cls, d, alg):
+    """Whole runs, 13 steps (a partial group of 8), against the NumPy backend;
+    with seed 31 on n = 641, path 15 meets a rejected word at step 3."""
+    model = data(cls, 641, d, seed=d)
+    x0 = np.linspace(-1.0, 1.0, d) + 0.5
+    times = [0.0, 3 * alg.step_time, 4 * alg.step_time, 13 * alg.step_time]
+    kw = dict(paths=40, seed=31, progress=False)
+    cpu = simulate(model, alg, x0, times, backend="cpu", **kw)
+    ref = simulate(model, alg, x0, times, backend="numpy", **kw)
+    np.testing.assert_array_equal(cpu.count, ref.count)
+    for name in ref.observables:
+        np.testing.assert_allclose(cpu.mean(name), ref.mean(name), rtol=1e-11, atol=1e-13)
