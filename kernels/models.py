@@ -107,6 +107,13 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     for b in range(B):
                         sample_grad_add(x, M, v, p, idx[first + stride * b], aux, out)
 
+            @tjit
+            def draw_step(buf, cur, seed, path, step, kind, n, B, out, first):
+                # B indices of the stream into out[first:], word by word (a call:
+                # once in some 5*10^5 steps at n = 1000, B = 8)
+                for b in range(B):
+                    out[first + b] = draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n))
+
             @tagged(hot, tag)
             def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
                 # The same indices, drawn 8 steps at a time in vectors
@@ -130,8 +137,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     perm[tail + 4] = np.int64(seed)
                 if (perm[tail] >> lane) & 1:
                     # a word of this step may be rejected: the stream word by word
-                    for b in range(B):
-                        perm[tail + 5 + b] = draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n))
+                    draw_step(buf, cur, seed, path, step, kind, n, B, perm, tail + 5)
                     summed(x, M, v, p, perm, tail + 5, 1, B, aux, out)
                 else:
                     summed(x, M, v, p, perm, lane, STEPS_AT_ONCE, B, aux, out)

@@ -329,7 +329,7 @@ def index_lanes_length(B):
     return LANES * 4 * ((B + 3) // 4) + 5 + B
 
 
-@njit(inline="always")
+@njit
 def bounded_lanes(seed, path, step0, kind, n, B, out):
     """Indices ``0 .. B-1`` in [0, n) of streams (seed, path, step0 + l, kind), l < 8.
 
