@@ -59,8 +59,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
     gradient and the per-sample functions it calls B times: the CPU inlines
     them.  ``lanes``: the CPU's 8-lane vectors (``kernels.simd``), or None
     (the GPU).  With them, sampling with replacement draws the batch indices
-    of 8 steps at once, and LinearRegression sums its batch gradient in
-    vectors.
+    of 8 steps at once, and the linear models (LinearRegression,
+    SphereRegression) sum their batch gradients in vectors.
     """
     hot = jit if hot is None else hot
     sqrt = xp.sqrt
