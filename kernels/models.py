@@ -70,6 +70,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     kind_noise = np.uint64(R.KIND_NOISE)
     if lanes is not None:
         bounded_lanes = lanes.bounded_lanes
+        index_lanes_tail = lanes.index_lanes_tail
         STEPS_AT_ONCE = lanes.STEPS_AT_ONCE
 
     # ---------------------------------------------------------------- finite
@@ -123,7 +124,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 # calls is served right; a path's steps refill it once in 8.
                 lane = step % STEPS_AT_ONCE
                 step0 = step - lane
-                tail = STEPS_AT_ONCE * 4 * ((B + 3) // 4)
+                tail = index_lanes_tail(B)
                 if not (
                     perm[tail + 1] == step0
                     and perm[tail + 2] == path

@@ -107,6 +107,20 @@ def _check_array(arr, dtypes, what):
         raise TypingError(f"{what} needs a C-contiguous array of {dtypes}, got {arr}")
 
 
+def _lanewise(name, vty, doc):
+    """The intrinsic ``op(a, b)``: LLVM's ``name`` of two vectors of type ``vty``."""
+
+    @intrinsic
+    def op(typingctx, a, b):
+        def codegen(context, builder, sig, args):
+            return getattr(builder, name)(args[0], args[1])
+
+        return vty(vty, vty), codegen
+
+    op.__doc__ = doc
+    return op
+
+
 # --------------------------------------------------------------- float64
 @intrinsic
 def vload(typingctx, arr, start, count):
@@ -162,24 +176,8 @@ def vfma(typingctx, a, b, c):
     return f64x8(f64x8, f64x8, f64x8), codegen
 
 
-@intrinsic
-def vmul(typingctx, a, b):
-    """``a * b`` lane by lane."""
-
-    def codegen(context, builder, sig, args):
-        return builder.fmul(args[0], args[1])
-
-    return f64x8(f64x8, f64x8), codegen
-
-
-@intrinsic
-def vadd(typingctx, a, b):
-    """``a + b`` lane by lane."""
-
-    def codegen(context, builder, sig, args):
-        return builder.fadd(args[0], args[1])
-
-    return f64x8(f64x8, f64x8), codegen
+vmul = _lanewise("fmul", f64x8, "``a * b`` lane by lane.")
+vadd = _lanewise("fadd", f64x8, "``a + b`` lane by lane.")
 
 
 @intrinsic
@@ -222,23 +220,10 @@ def uiota(typingctx, x):
     return u64x8(types.uint64), codegen
 
 
-def _uint_op(name, doc):
-    @intrinsic
-    def op(typingctx, a, b):
-        def codegen(context, builder, sig, args):
-            return getattr(builder, name)(args[0], args[1])
-
-        return u64x8(u64x8, u64x8), codegen
-
-    op.__doc__ = doc
-    return op
-
-
-uadd = _uint_op("add", "``a + b`` mod 2**64, lane by lane.")
-umul = _uint_op("mul", "``a * b`` mod 2**64, lane by lane (32 x 32 -> 64 bits where both are below 2**32).")
-uxor = _uint_op("xor", "``a ^ b`` lane by lane.")
-uand = _uint_op("and_", "``a & b`` lane by lane.")
-ushr = _uint_op("lshr", "``a >> b`` (logical) lane by lane.")
+umul = _lanewise("mul", u64x8, "``a * b`` mod 2**64, lane by lane (32 x 32 -> 64 bits where both are below 2**32).")
+uxor = _lanewise("xor", u64x8, "``a ^ b`` lane by lane.")
+uand = _lanewise("and_", u64x8, "``a & b`` lane by lane.")
+ushr = _lanewise("lshr", u64x8, "``a >> b`` (logical) lane by lane.")
 
 
 @intrinsic
@@ -317,16 +302,23 @@ def philox_lanes(c0, c1, c2, c3, k0, k1):
 STEPS_AT_ONCE = LANES
 
 
+@njit(inline="always")
+def index_lanes_tail(B):
+    """Where the indices :func:`bounded_lanes` writes for batches of B end:
+    ``8 * 4 * ceil(B / 4)`` (whole Philox blocks of 4 words, 8 steps)."""
+    return LANES * 4 * ((B + 3) // 4)
+
+
 def index_lanes_length(B):
     """Length of an index array holding the batch indices of 8 steps.
 
-    With ``tail = 8 * 4 * ceil(B / 4)``: ``[0, tail)`` the indices as
+    With ``tail = index_lanes_tail(B)``: ``[0, tail)`` the indices as
     :func:`bounded_lanes` writes them, ``tail`` its flagged steps,
     ``tail + 1 .. tail + 4`` the stamp (first step, path, kind, seed) of
     what they are, ``tail + 5 ..`` the B indices of a flagged step drawn
     word by word (``kernels.models``).
     """
-    return LANES * 4 * ((B + 3) // 4) + 5 + B
+    return index_lanes_tail.py_func(B) + 5 + B
 
 
 @njit
