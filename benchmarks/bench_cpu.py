@@ -13,9 +13,12 @@ machine's dgemm peak measured in the same run (a roofline line); compile time
 
 Flops per path-step are counted from the kernels (multiply and add count one
 each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
-so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  NGD and Euler-Maruyama:
-the gradient, H x - b (2d^2) on LinearRegression, the n sample gradients on
-SphereRegression (per sample 8d with the normalisation); and the exact noise.
+so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  On SphereRegression a
+sample also adds r_i (a_i.u) to a sum (3 more), and the batch's sum takes
+5d to normalise (``kernels/models.py::sp_rows_grad``): B(4d + 3) + 5d, and
+3d for the update.  NGD and Euler-Maruyama: the gradient, H x - b (2d^2) on
+LinearRegression, on SphereRegression the same sums over all n samples,
+n(4d + 3) + 6d; and the exact noise.
 With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals,
 the weighted sum of the r packed columns (W, w) = sum_k zeta_k (S_k, s_k),
 2 r e with e = d(d+1)/2 + d and r <= e, and W z + w, 2 d^2 (the Box-Muller
@@ -54,16 +57,18 @@ def models():
 
 def flops(model, alg):
     sphere = isinstance(model, SphereRegression)
-    extra = 4 * D if sphere else 0
+    # a batch's sum: 4d a sample, and on SphereRegression 3 more a sample and 5d
+    batch = B * (4 * D + 3) + 5 * D if sphere else B * 4 * D
     if isinstance(alg, SGD):
-        return B * (4 * D + extra) + 3 * D
+        return batch + 3 * D
     if isinstance(alg, SVAG):
-        return 2 * B * (4 * D + extra) + 5 * D
-    grad = N * 8 * D if sphere else 2 * D * D
+        return 2 * batch + 5 * D
+    grad = N * (4 * D + 3) + 6 * D if sphere else 2 * D * D
     if model.noise_method == "moments":
         e = D * (D + 1) // 2 + D
         return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D
-    return grad + N * (7 * D + extra) + 6 * D
+    # per sample (the scalar g_i): 7d, and 4d more for SphereRegression's normalisation
+    return grad + N * (11 * D if sphere else 7 * D) + 6 * D
 
 
 def dgemm_peak(size=2000, repeat=5):

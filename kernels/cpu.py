@@ -147,11 +147,14 @@ def scratch(n_blocks, d, n_obs, n_perm, n_wide):
     """The kernel's scratch for n_blocks blocks: (vec, wide, aux, obs, perm, buf, cur).
 
     ``wide`` (the steps' t2) holds max(d, n_wide) numbers
-    (``toylab._compiled.noise_scratch_length``); ``cur`` starts at zero.
+    (``toylab._compiled.noise_scratch_length``) and starts as NaN: the
+    moment-factor noise keeps there the sums of the steps ahead, named by a
+    stamp that NaN never matches, so no call reads sums another call (another
+    data set) left; ``cur`` starts at zero.
     """
     return (
         np.empty((n_blocks, 4, d)),
-        np.empty((n_blocks, max(d, n_wide))),
+        np.full((n_blocks, max(d, n_wide)), np.nan),
         np.empty((n_blocks, 2)),
         np.empty((n_blocks, max(n_obs, 1))),
         np.empty((n_blocks, 2, n_perm), np.int64),

@@ -51,6 +51,18 @@ SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2
 #: Normals the CPU draws at once in the per-sample noise (even: whole pairs).
 NORMAL_CHUNK = 64
 
+#: Steps whose moment sums (W, w) the CPU forms at once (``moment_sums``).
+SUMS_AT_ONCE = 4
+
+
+def moment_scratch_length(d, r):
+    """Length of the t2 scratch with which the moment-factor noise forms the sums
+    of SUMS_AT_ONCE steps at once (the CPU): d numbers left to the records, a
+    stamp of 4, then SUMS_AT_ONCE sums of e = d(d+1)/2 + d numbers and their
+    normals, 2 ceil(r/2) a step."""
+    e = d * (d + 1) // 2 + d
+    return d + 4 + SUMS_AT_ONCE * (e + 2 * ((r + 1) // 2))
+
 
 def build(jit, xp, rng, hot=None, lanes=None):
     """Compile every model's functions with ``jit``; returns {class name: namespace}.
@@ -68,6 +80,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     fill_normals = rng.fill_normals
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
+    scratch_length = jit(moment_scratch_length)
     if lanes is not None:
         bounded_lanes = lanes.bounded_lanes
         index_lanes_tail = lanes.index_lanes_tail
@@ -243,6 +256,60 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
     # --------------------------------------------------- moment-factor noise
     @jit
+    def moment_sums(U, r, e, seed, path, step0, out):
+        # (W_j, w_j) = sum_k zeta_jk (S_k, s_k) for the SUMS_AT_ONCE steps
+        # step0 + j, into out[j e : (j + 1) e], their normals after them
+        # (out[SUMS_AT_ONCE e + 2 pairs j:]).  zeta does not depend on x, so the
+        # sums of later steps can be formed ahead, like the batch indices of 8
+        # steps: four sums x four rows of U a pass, each row loaded once for
+        # four sums.  Each sum adds its terms in the order of one sum alone,
+        # ((W + a0 U0) + a1 U1) + ..., four rows a pass.
+        pairs = (r + 1) // 2
+        zs = SUMS_AT_ONCE * e
+        for j in range(SUMS_AT_ONCE):
+            fill_normals(seed, path, step0 + j, kind_noise, 0, pairs, out[zs + 2 * pairs * j :])
+        Z0 = out[zs:]
+        Z1 = out[zs + 2 * pairs :]
+        Z2 = out[zs + 4 * pairs :]
+        Z3 = out[zs + 6 * pairs :]
+        W0 = out[:e]
+        W1 = out[e : 2 * e]
+        W2 = out[2 * e : 3 * e]
+        W3 = out[3 * e : 4 * e]
+        for i in range(zs):
+            out[i] = 0.0
+        k = 0
+        while k + 4 <= r:
+            U0 = U[k * e :]
+            U1 = U[(k + 1) * e :]
+            U2 = U[(k + 2) * e :]
+            U3 = U[(k + 3) * e :]
+            a00, a01, a02, a03 = Z0[k], Z0[k + 1], Z0[k + 2], Z0[k + 3]
+            a10, a11, a12, a13 = Z1[k], Z1[k + 1], Z1[k + 2], Z1[k + 3]
+            a20, a21, a22, a23 = Z2[k], Z2[k + 1], Z2[k + 2], Z2[k + 3]
+            a30, a31, a32, a33 = Z3[k], Z3[k + 1], Z3[k + 2], Z3[k + 3]
+            for i in range(e):
+                u0 = U0[i]
+                u1 = U1[i]
+                u2 = U2[i]
+                u3 = U3[i]
+                W0[i] = (((W0[i] + a00 * u0) + a01 * u1) + a02 * u2) + a03 * u3
+                W1[i] = (((W1[i] + a10 * u0) + a11 * u1) + a12 * u2) + a13 * u3
+                W2[i] = (((W2[i] + a20 * u0) + a21 * u1) + a22 * u2) + a23 * u3
+                W3[i] = (((W3[i] + a30 * u0) + a31 * u1) + a32 * u2) + a33 * u3
+            k += 4
+        while k < r:
+            U0 = U[k * e :]
+            a00, a10, a20, a30 = Z0[k], Z1[k], Z2[k], Z3[k]
+            for i in range(e):
+                u0 = U0[i]
+                W0[i] += a00 * u0
+                W1[i] += a10 * u0
+                W2[i] += a20 * u0
+                W3[i] += a30 * u0
+            k += 1
+
+    @jit
     def moments_noise(z, v, col, r, seed, path, step, wide, out):
         # sum_k zeta_k (S_k z + s_k) = W z + w with (W, w) = sum_k zeta_k (S_k, s_k):
         # the draw of toylab.models.DataSetModel with noise="moments", before
@@ -253,40 +320,32 @@ def build(jit, xp, rng, hot=None, lanes=None):
         d = z.shape[0]
         tri = d * (d + 1) // 2
         e = tri + d
-        pairs = (r + 1) // 2
         # a view from col: indices k e + i from loop counters are provably
         # non-negative, so Numba's wraparound test leaves the loops and LLVM
         # vectorises them (with v[col + ...] it did not: 2x slower)
         U = v[col:]
-        if wide.shape[0] >= e + 2 * pairs:
-            # The CPU's scratch: the r normals first, in a loop of Box-Muller
-            # pairs that vectorises (no libm call in it); then (W, w) packed,
-            # four rows of U a pass (the rounding of one row a pass, fewer
-            # loads and stores of the sum); then W z + w.
-            zeta = wide[e:]
-            fill_normals(seed, path, step, kind_noise, 0, pairs, zeta)
-            W = wide[:e]
-            for i in range(e):
-                W[i] = 0.0
-            k = 0
-            while k + 4 <= r:
-                a0 = zeta[k]
-                a1 = zeta[k + 1]
-                a2 = zeta[k + 2]
-                a3 = zeta[k + 3]
-                U0 = U[k * e :]
-                U1 = U[(k + 1) * e :]
-                U2 = U[(k + 2) * e :]
-                U3 = U[(k + 3) * e :]
-                for i in range(e):
-                    W[i] = (((W[i] + a0 * U0[i]) + a1 * U1[i]) + a2 * U2[i]) + a3 * U3[i]
-                k += 4
-            while k < r:
-                a0 = zeta[k]
-                U0 = U[k * e :]
-                for i in range(e):
-                    W[i] += a0 * U0[i]
-                k += 1
+        if wide.shape[0] >= scratch_length(d, r):
+            # The CPU's scratch (moment_scratch_length): after d numbers left
+            # to the records (sigma1_trace), the sums (W, w) of SUMS_AT_ONCE
+            # steps and a stamp naming them (first step + 1, path + 1, the
+            # seed's two 32-bit halves: exact in floats, and never matched by
+            # a scratch of zeros or NaN).  The sums depend on the data set too:
+            # the kernels give each call fresh scratch (kernels.cpu.scratch).
+            # A path's steps form them once in SUMS_AT_ONCE.
+            lane = step % SUMS_AT_ONCE
+            step0 = step - lane
+            useed = np.uint64(seed)
+            seed_hi = np.float64(useed >> np.uint64(32))
+            seed_lo = np.float64(useed & np.uint64(0xFFFFFFFF))
+            if not (
+                wide[d] == step0 + 1.0 and wide[d + 1] == path + 1.0 and wide[d + 2] == seed_hi and wide[d + 3] == seed_lo
+            ):
+                moment_sums(U, r, e, seed, path, step0, wide[d + 4 :])
+                wide[d] = step0 + 1.0
+                wide[d + 1] = path + 1.0
+                wide[d + 2] = seed_hi
+                wide[d + 3] = seed_lo
+            W = wide[d + 4 + lane * e :]
             for c in range(d):
                 out[c] = W[tri + c]
             idx = 0
@@ -323,7 +382,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
         @hot
         def linear_rows(x, scale, M, v, idx, first, stride, B, out):
             # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
-            # for i = idx[first + stride b], b < B: out = sum_b r_i a_i, and
+            # for i = idx[first + stride b], b < B (i = b where idx is None,
+            # which Numba compiles apart): out = sum_b r_i a_i, and
             # sum_b r_i (a_i.z) returned.  Each row is 8 numbers a vector
             # (masked at its end), each residual one vector product and a
             # horizontal sum: as scalar loops, the d additions of a dot
@@ -345,8 +405,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 t = 0.0
                 b = 0
                 while b + 2 <= B:
-                    i = idx[first + stride * b]
-                    j = idx[first + stride * (b + 1)]
+                    i = b if idx is None else idx[first + stride * b]
+                    j = b + 1 if idx is None else idx[first + stride * (b + 1)]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     c_lo = vload(M, j * d, lo)
@@ -363,7 +423,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     h_hi = vfma(splat(rc), c_hi, h_hi)
                     b += 2
                 if b < B:
-                    i = idx[first + stride * b]
+                    i = b if idx is None else idx[first + stride * b]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
@@ -377,7 +437,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for c in range(d):
                 out[c] = 0.0
             for b in range(B):
-                i = idx[first + stride * b]
+                i = b if idx is None else idx[first + stride * b]
                 acc = splat(0.0)
                 for c0 in range(0, d, L):
                     acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
@@ -518,20 +578,22 @@ def build(jit, xp, rng, hot=None, lanes=None):
             s += r * r
         return 0.5 * s / n
 
-    @jit
-    def sp_grad(x, M, v, p, aux, out):
-        # grad L = (1/n) sum_i g_i
-        n = int(p[0])
-        sp_prepare(x, aux)
-        for c in range(x.shape[0]):
-            out[c] = 0.0
-        for i in range(n):
-            sp_sample_grad_add(x, M, v, p, i, aux, out)
-        for c in range(x.shape[0]):
-            out[c] = out[c] / n
-
     sp_rows_grad = None
-    if lanes is not None:
+    if lanes is None:
+
+        @jit
+        def sp_grad(x, M, v, p, aux, out):
+            # grad L = (1/n) sum_i g_i
+            n = int(p[0])
+            sp_prepare(x, aux)
+            for c in range(x.shape[0]):
+                out[c] = 0.0
+            for i in range(n):
+                sp_sample_grad_add(x, M, v, p, i, aux, out)
+            for c in range(x.shape[0]):
+                out[c] = out[c] / n
+
+    else:
 
         @hot
         def sp_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
@@ -540,6 +602,17 @@ def build(jit, xp, rng, hot=None, lanes=None):
             s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, out)
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
+
+        @jit
+        def sp_grad(x, M, v, p, aux, out):
+            # grad L = (1/n) sum_i g_i, every row in order through the batch sums
+            # in vectors (idx None): 4d + 3 flops a sample, where the scalar
+            # g_i of the GPU's form takes 8d in a chain of dependent additions
+            n = int(p[0])
+            sp_prepare(x, aux)
+            sp_rows_grad(x, M, v, p, None, 0, 1, n, aux, out)
+            for c in range(x.shape[0]):
+                out[c] = out[c] / n
 
     sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
 

@@ -151,6 +151,35 @@ def test_kernels_compiled_in_different_processes_load_together(tmp_path):
 
 
 @pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
+def test_moment_sums_formed_ahead_serve_any_order(cls):
+    """The CPU forms the moment sums (W, w) of SUMS_AT_ONCE steps at once and
+    keeps them in its scratch under a stamp (first step, path, seed).  One
+    scratch, calls in scrambled order with paths interleaved, a path above
+    2**33, seeds that differ only above bit 32, and x changed between calls
+    of one group of steps: each draw is the model's own from its stream."""
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(97, 4))
+    y = A @ rng.normal(size=4) + 0.3 * rng.normal(size=97)
+    model = getattr(toylab, cls)(A, y, noise="moments")
+    M, v, p = model_arrays(model)
+    draw = CPU_MODELS[cls]["noise_unit"]
+    d = model.dim
+    t2 = np.full(noise_scratch_length(model), np.nan)
+    seeds = [9, 9 + 2**32]
+    paths = [0, 3, 2**33 + 1]
+    calls = [(seeds[i % 2], paths[i % 3], int(k)) for i, k in enumerate(rng.permutation(np.repeat(np.arange(11), 2)))]
+    # then within one group of steps: the same path, then another seed, then another path
+    calls += [(9, 3, 5), (9, 3, 6), (9, 3, 4), (9, 3, 7), (9 + 2**32, 3, 6), (9 + 2**32, 0, 5), (9, 3, 5)]
+    for seed, path, step in calls:
+        x = rng.normal(size=d)
+        out = np.empty(d)
+        draw(x, M, v, p, np.uint64(seed), path, step, np.zeros(2), np.zeros(d), t2, out)
+        z = R.normals(seed, [path], step, R.KIND_NOISE, model.noise_dim)[0]
+        ref = model.noise_unit(x, z)
+        np.testing.assert_allclose(out, ref, rtol=1e-11, atol=1e-13 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
 @pytest.mark.parametrize("noise", ["per_sample", "moments"])
 def test_noise_scratch_forms_agree(cls, noise):
     """The noise draw has two forms chosen by the length of its scratch: the

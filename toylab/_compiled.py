@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from kernels import STAT_BLOCK
-from kernels.models import NORMAL_CHUNK, SAMPLER_CODES
+from kernels.models import NORMAL_CHUNK, SAMPLER_CODES, moment_scratch_length
 
 from .algorithms import GD, NGD, SVAG, EulerMaruyama
 from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
@@ -33,15 +33,14 @@ def _moment_arrays(model):
 
 
 def noise_scratch_length(model):
-    """Length of the CPU kernel's t2 scratch: d(d+1)/2 + d + 2 ceil(r/2) where
-    the moment-factor noise draws its r normals (in Box-Muller pairs) and sums
-    its columns at once, d + NORMAL_CHUNK where a finite data set's noise is
-    drawn per sample, NORMAL_CHUNK normals at a time (``kernels/models.py``),
-    else d."""
+    """Length of the CPU kernel's t2 scratch: ``kernels.models.moment_scratch_length``
+    where the moment-factor noise forms the column sums of several steps at once
+    (with their normals, drawn in Box-Muller pairs), d + NORMAL_CHUNK where a
+    finite data set's noise is drawn per sample, NORMAL_CHUNK normals at a time
+    (``kernels/models.py``), else d."""
     d = model.dim
     if getattr(model, "noise_method", None) == "moments":
-        r = model.noise_dim
-        return max(d, d * (d + 1) // 2 + d + 2 * ((r + 1) // 2))
+        return moment_scratch_length(d, model.noise_dim)
     if model.finite:
         return d + NORMAL_CHUNK
     return d
