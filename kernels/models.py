@@ -328,8 +328,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
             # The CPU's scratch (moment_scratch_length): after d numbers left
             # to the records (sigma1_trace), the sums (W, w) of SUMS_AT_ONCE
             # steps and a stamp naming them (first step + 1, path + 1, the
-            # seed's two 32-bit halves: exact in floats, and never matched by
-            # a scratch of zeros or NaN).  The sums depend on the data set too:
+            # seed's two 32-bit halves: exact in floats for steps and paths
+            # below 2**53, and never matched by a scratch of zeros or NaN).  The sums depend on the data set too:
             # the kernels give each call fresh scratch (kernels.cpu.scratch).
             # A path's steps form them once in SUMS_AT_ONCE.
             lane = step % SUMS_AT_ONCE
@@ -493,13 +493,19 @@ def build(jit, xp, rng, hot=None, lanes=None):
     @jit
     def lr_grad(x, M, v, p, aux, out):
         # grad L = H x - b with the precomputed H = A^T A / n, b = A^T y / n
+        # (H symmetric): out += x_k H[k, :] row by row, a loop over c that
+        # vectorises, where a dot product per c is a chain of d additions;
+        # each out[c] adds its terms in the same order, k = 0, 1, ...
         d = x.shape[0]
         n = int(p[0])
         for c in range(d):
-            s = 0.0
-            for k in range(d):
-                s += x[k] * M[n + k, c]
-            out[c] = s - v[n + c]
+            out[c] = 0.0
+        for k in range(d):
+            xk = x[k]
+            for c in range(d):
+                out[c] += xk * M[n + k, c]
+        for c in range(d):
+            out[c] -= v[n + c]
 
     @jit
     def lr_trace(x, M, v, p, aux, t1, t2):
