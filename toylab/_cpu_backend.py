@@ -10,6 +10,7 @@ import numpy as np
 from kernels import STAT_BLOCK
 
 from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
+from .algorithms import NGD, EulerMaruyama
 from ._progress import Progress
 from ._stats import Accumulator
 
@@ -17,8 +18,8 @@ from ._stats import Accumulator
 #: prompt Ctrl-C (Numba returns to Python only between chunks).
 CHUNK_SECONDS = 0.25
 #: Per-block statistics and scratch held at once (floats): bounds a chunk's
-#: memory (~32 MB) whatever the number of paths.
-_MAX_STAT_FLOATS = 4_000_000
+#: memory (~16 MB) whatever the number of paths.
+_MAX_STAT_FLOATS = 2_000_000
 
 
 def kernel_for(spec):
@@ -43,7 +44,10 @@ def run(spec, progress):
     acc = Accumulator(R, O)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     threads = numba.get_num_threads()
-    n_wide = noise_scratch_length(spec.model)
+    # the noise's scratch only where a step draws noise (the records use t2's
+    # first d numbers): kernels.cpu.scratch fills it, which touches its pages
+    draws_noise = isinstance(spec.algorithm, (NGD, EulerMaruyama))
+    n_wide = noise_scratch_length(spec.model) if draws_noise else spec.model.dim
     # per block: statistics (2 R O floats) and scratch (4 d + n_wide floats, 2 index arrays)
     cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + 4 * spec.model.dim + n_wide + 2 * n_perm + 8))
     if spec.chunk_size is not None:
@@ -63,6 +67,8 @@ def run(spec, progress):
             start = time.perf_counter()
             work = scratch(nb, spec.model.dim, O, n_perm, n_wide)
             kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, *work, cnt, mean, m2)
+            # freed before the next chunk's is filled: one chunk's scratch at a time
+            del work
             elapsed = time.perf_counter() - start
             acc.add_blocks(cnt, mean, m2)
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
