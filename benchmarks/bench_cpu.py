@@ -22,9 +22,10 @@ n(4d + 3) + 6d; and the exact noise.
 With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals,
 the weighted sum of the r packed columns (W, w) = sum_k zeta_k (S_k, s_k),
 2 r e with e = d(d+1)/2 + d and r <= e, and W z + w, 2 d^2 (the Box-Muller
-arithmetic, about 75 flops a pair of normals, is not counted); with ``noise="per_sample"`` (the rows marked so) it is n normals and per
-sample a residual (2d), the gradient (d), its z-weighted and plain sums (4d),
-7nd, and 11nd on SphereRegression.  A few O(d) terms are added to each.
+arithmetic, about 75 flops a pair of normals, is not counted); with
+``noise="per_sample"`` (the rows marked so) it is n normals and per sample a
+residual (2d), the gradient (d), its z-weighted and plain sums (4d), 7nd, and
+11nd on SphereRegression.  A few O(d) terms are added to each.
 """
 
 from __future__ import annotations

@@ -329,16 +329,20 @@ def build(jit, xp, rng, hot=None, lanes=None):
             # to the records (sigma1_trace), the sums (W, w) of SUMS_AT_ONCE
             # steps and a stamp naming them (first step + 1, path + 1, the
             # seed's two 32-bit halves: exact in floats for steps and paths
-            # below 2**53, and never matched by a scratch of zeros or NaN).  The sums depend on the data set too:
-            # the kernels give each call fresh scratch (kernels.cpu.scratch).
-            # A path's steps form them once in SUMS_AT_ONCE.
+            # below 2**53, and never matched by a scratch of zeros or NaN).
+            # The sums depend on the data set too: the kernels give each call
+            # fresh scratch (kernels.cpu.scratch).  A path's steps form them
+            # once in SUMS_AT_ONCE.
             lane = step % SUMS_AT_ONCE
             step0 = step - lane
             useed = np.uint64(seed)
             seed_hi = np.float64(useed >> np.uint64(32))
             seed_lo = np.float64(useed & np.uint64(0xFFFFFFFF))
             if not (
-                wide[d] == step0 + 1.0 and wide[d + 1] == path + 1.0 and wide[d + 2] == seed_hi and wide[d + 3] == seed_lo
+                wide[d] == step0 + 1.0
+                and wide[d + 1] == path + 1.0
+                and wide[d + 2] == seed_hi
+                and wide[d + 3] == seed_lo
             ):
                 moment_sums(U, r, e, seed, path, step0, wide[d + 4 :])
                 wide[d] = step0 + 1.0
