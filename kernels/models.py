@@ -51,7 +51,8 @@ SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2
 #: Normals the CPU draws at once in the per-sample noise (even: whole pairs).
 NORMAL_CHUNK = 64
 
-#: Steps whose moment sums (W, w) the CPU forms at once (``moment_sums``).
+#: Steps whose moment sums (W, w) the CPU forms at once (``moment_sums``, whose
+#: loops are written out for four: changing this means rewriting them).
 SUMS_AT_ONCE = 4
 
 

@@ -121,6 +121,20 @@ def _lanewise(name, vty, doc):
     return op
 
 
+def _broadcast(vty, ety, llvm_vecty, doc):
+    """The intrinsic ``splat(x)``: eight copies of a scalar of type ``ety``."""
+
+    @intrinsic
+    def splat(typingctx, x):
+        def codegen(context, builder, sig, args):
+            return _splat(builder, args[0], llvm_vecty)
+
+        return vty(ety), codegen
+
+    splat.__doc__ = doc
+    return splat
+
+
 # --------------------------------------------------------------- float64
 @intrinsic
 def vload(typingctx, arr, start, count):
@@ -155,14 +169,7 @@ def vstore(typingctx, arr, start, count, value):
     return types.none(arr, start, count, value), codegen
 
 
-@intrinsic
-def splat(typingctx, x):
-    """Eight copies of the float64 ``x``."""
-
-    def codegen(context, builder, sig, args):
-        return _splat(builder, args[0], _VD)
-
-    return f64x8(types.float64), codegen
+splat = _broadcast(f64x8, types.float64, _VD, "Eight copies of the float64 ``x``.")
 
 
 @intrinsic
@@ -200,14 +207,7 @@ def hsum(typingctx, v):
 
 
 # ---------------------------------------------------------------- uint64
-@intrinsic
-def usplat(typingctx, x):
-    """Eight copies of the uint64 ``x``."""
-
-    def codegen(context, builder, sig, args):
-        return _splat(builder, args[0], _VI)
-
-    return u64x8(types.uint64), codegen
+usplat = _broadcast(u64x8, types.uint64, _VI, "Eight copies of the uint64 ``x``.")
 
 
 @intrinsic

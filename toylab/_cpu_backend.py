@@ -10,9 +10,9 @@ import numpy as np
 from kernels import STAT_BLOCK
 
 from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
-from .algorithms import NGD, EulerMaruyama
 from ._progress import Progress
 from ._stats import Accumulator
+from .algorithms import NGD, EulerMaruyama
 
 #: Wall time aimed at per chunk: short enough for a live progress bar and a
 #: prompt Ctrl-C (Numba returns to Python only between chunks).
