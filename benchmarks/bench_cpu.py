@@ -17,8 +17,8 @@ so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  On SphereRegression a
 sample also adds r_i (a_i.u) to a sum (3 more), and the batch's sum takes
 5d to normalise (``kernels/models.py::sp_rows_grad``): B(4d + 3) + 5d, and
 3d for the update.  NGD and Euler-Maruyama: the gradient, H x - b (2d^2) on
-LinearRegression, on SphereRegression the same sums over all n samples,
-n(4d + 3) + 6d; and the exact noise.
+LinearRegression, P_u (H u - b) / |x| (2d^2 + 8d) on SphereRegression (which
+summed the n per-sample gradients before, n(4d + 3) + 6d); and the exact noise.
 With ``noise="moments"`` (what ``"auto"`` picks here) the noise is r normals,
 the weighted sum of the r packed columns (W, w) = sum_k zeta_k (S_k, s_k),
 2 r e with e = d(d+1)/2 + d and r <= e, and W z + w, 2 d^2 (the Box-Muller
@@ -64,7 +64,8 @@ def flops(model, alg):
         return batch + 3 * D
     if isinstance(alg, SVAG):
         return 2 * batch + 5 * D
-    grad = N * (4 * D + 3) + 6 * D if sphere else 2 * D * D
+    # H x - b; on SphereRegression P_u (H u - b) / |x| (u, the projection, the norm)
+    grad = 2 * D * D + (8 * D if sphere else 0)
     if model.noise_method == "moments":
         e = D * (D + 1) // 2 + D
         return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D

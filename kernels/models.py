@@ -11,7 +11,7 @@ model                      M (2-D)              v (1-D)         p (1-D)
 =========================  ===================  ==============  ==============
 LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
                                                 q_ls; V]        r]
-SphereRegression           A (n, d)             [y; V]          [n, r]
+SphereRegression           [A; H] (n+d, d)      [y; b; V]       [n, r]
 GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
@@ -24,8 +24,8 @@ where the model draws its noise per sample.
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
 ``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
 loop that vectorises on the CPU: d + NORMAL_CHUNK for the per-sample noise,
-d(d+1)/2 + d + 2 ceil(r/2) for the moment factor's, which then also sums its r
-columns at once):
+``moment_scratch_length(d, r)`` for the moment factor's, which then also forms
+the sums of its r columns for SUMS_AT_ONCE steps at once):
 
 * ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
 * ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
@@ -387,8 +387,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         @hot
         def linear_rows(x, scale, M, v, idx, first, stride, B, out):
             # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
-            # for i = idx[first + stride b], b < B (i = b where idx is None,
-            # which Numba compiles apart): out = sum_b r_i a_i, and
+            # for i = idx[first + stride b], b < B: out = sum_b r_i a_i, and
             # sum_b r_i (a_i.z) returned.  Each row is 8 numbers a vector
             # (masked at its end), each residual one vector product and a
             # horizontal sum: as scalar loops, the d additions of a dot
@@ -410,8 +409,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 t = 0.0
                 b = 0
                 while b + 2 <= B:
-                    i = b if idx is None else idx[first + stride * b]
-                    j = b + 1 if idx is None else idx[first + stride * (b + 1)]
+                    i = idx[first + stride * b]
+                    j = idx[first + stride * (b + 1)]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     c_lo = vload(M, j * d, lo)
@@ -428,7 +427,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     h_hi = vfma(splat(rc), c_hi, h_hi)
                     b += 2
                 if b < B:
-                    i = b if idx is None else idx[first + stride * b]
+                    i = idx[first + stride * b]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
@@ -442,7 +441,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for c in range(d):
                 out[c] = 0.0
             for b in range(B):
-                i = b if idx is None else idx[first + stride * b]
+                i = idx[first + stride * b]
                 acc = splat(0.0)
                 for c0 in range(0, d, L):
                     acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
@@ -589,22 +588,32 @@ def build(jit, xp, rng, hot=None, lanes=None):
             s += r * r
         return 0.5 * s / n
 
+    @jit
+    def sp_grad(x, M, v, p, aux, out):
+        # L(x) = u^T H u / 2 - b.u + |y|^2 / 2n with u = x/|x|, H = A^T A / n
+        # (M's rows n .. n+d-1) and b = A^T y / n (v[n : n+d]), so
+        # grad L = P_u (H u - b) / |x|, P_u = I - u u^T: O(d^2) a call where
+        # the mean of the n per-sample gradients takes O(n d).  H u as u_k
+        # H[k, :] row by row (H symmetric), a loop over c that vectorises.
+        d = x.shape[0]
+        n = int(p[0])
+        sp_prepare(x, aux)
+        inv_norm = aux[1]
+        for c in range(d):
+            out[c] = 0.0
+        for k in range(d):
+            uk = x[k] * inv_norm
+            for c in range(d):
+                out[c] += uk * M[n + k, c]
+        ug = 0.0
+        for c in range(d):
+            out[c] -= v[n + c]
+            ug += (x[c] * inv_norm) * out[c]
+        for c in range(d):
+            out[c] = (out[c] - ug * (x[c] * inv_norm)) * inv_norm
+
     sp_rows_grad = None
-    if lanes is None:
-
-        @jit
-        def sp_grad(x, M, v, p, aux, out):
-            # grad L = (1/n) sum_i g_i
-            n = int(p[0])
-            sp_prepare(x, aux)
-            for c in range(x.shape[0]):
-                out[c] = 0.0
-            for i in range(n):
-                sp_sample_grad_add(x, M, v, p, i, aux, out)
-            for c in range(x.shape[0]):
-                out[c] = out[c] / n
-
-    else:
+    if lanes is not None:
 
         @hot
         def sp_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
@@ -613,17 +622,6 @@ def build(jit, xp, rng, hot=None, lanes=None):
             s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, out)
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
-
-        @jit
-        def sp_grad(x, M, v, p, aux, out):
-            # grad L = (1/n) sum_i g_i, every row in order through the batch sums
-            # in vectors (idx None): 4d + 3 flops a sample, where the scalar
-            # g_i of the GPU's form takes 8d in a chain of dependent additions
-            n = int(p[0])
-            sp_prepare(x, aux)
-            sp_rows_grad(x, M, v, p, None, 0, 1, n, aux, out)
-            for c in range(x.shape[0]):
-                out[c] = out[c] / n
 
     sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
 
@@ -640,7 +638,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         sp_prepare(x, aux)
         for c in range(d):
             t1[c] = x[c] * aux[1]
-        moments_noise(t1, v, n, r, seed, path, step, t2, out)
+        moments_noise(t1, v, n + d, r, seed, path, step, t2, out)
         uw = 0.0
         for c in range(d):
             uw += t1[c] * out[c]

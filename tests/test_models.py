@@ -50,6 +50,14 @@ def test_gradient_matches_central_differences(model):
 
 
 @pytest.mark.parametrize("model", [m for m in MODELS if m.finite], ids=[i for i, m in zip(IDS, MODELS) if m.finite])
+def test_gradient_is_the_mean_of_the_per_sample_gradients(model):
+    # the closed forms (H x - b; P_u (H u - b) / |x| on the sphere) against the definition, to rounding
+    x = np.stack([POINT, -2.5 * POINT[::-1], np.array([1e-3, 2.0, -0.5])])
+    mean = model.per_sample_grads(x).mean(axis=-2)
+    np.testing.assert_allclose(model.grad(x), mean, rtol=1e-12, atol=1e-14 * np.abs(mean).max())
+
+
+@pytest.mark.parametrize("model", [m for m in MODELS if m.finite], ids=[i for i, m in zip(IDS, MODELS) if m.finite])
 def test_per_sample_gradients_match_central_differences(model):
     h = 1e-6
     for i in range(model.n_samples):

@@ -136,10 +136,10 @@ def test_cpu_matches_numpy_in_vectors(cls, d, alg):
 @pytest.mark.parametrize("cls", [LinearRegression, SphereRegression])
 @pytest.mark.parametrize("d", [3, 8, 10, 16, 21])
 def test_full_gradient_matches_numpy(cls, d):
-    """The compiled full gradient against the model's, to rounding: on
-    SphereRegression every row in order through the batch sums in vectors
-    (rows taken in order where the index array is None).  n = 641 is odd: the
-    loop of two samples a pass ends on one."""
+    """The compiled full gradient against the model's, to rounding: H x - b,
+    and on SphereRegression P_u (H u - b) / |x| from the H and b stored after
+    the data (the model's grad is held to the mean of its per-sample gradients
+    in tests/test_models.py)."""
     model = data(cls, 641, d, seed=d)
     M, v, p = model_arrays(model)
     grad = CPU_MODELS[cls.__name__]["grad"]

@@ -62,9 +62,10 @@ def model_arrays(model):
         v = np.concatenate([y, model.b, x_ls, q_ls, factor])
         p = np.array([n, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), r], dtype=float)
     elif isinstance(model, SphereRegression):
+        # H and b after the data: the full gradient P_u (H u - b) / |x| in O(d^2)
         factor, r = _moment_arrays(model)
-        M = model.A
-        v = np.concatenate([model.y, factor])
+        M = np.vstack([model.A, model.H])
+        v = np.concatenate([model.y, model.b, factor])
         p = np.array([model.n_samples, r], dtype=float)
     elif isinstance(model, GaussianLinearRegression):
         M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])

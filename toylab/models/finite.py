@@ -144,6 +144,13 @@ class SphereRegression(DataSetModel):
         r = u @ self.A.T - self.y
         return 0.5 * np.mean(r * r, axis=-1)
 
+    def grad(self, x):
+        # L(x) = u^T H u / 2 - b.u + |y|^2 / 2n with u = x/|x|, so
+        # grad L = P_u (H u - b) / |x|: O(d^2), not a sum over the n samples
+        u, norm = self._unit(x)
+        g = u @ self.H - self.b
+        return (g - np.sum(u * g, axis=-1, keepdims=True) * u) / norm
+
     def sample_grads(self, x, idx):
         u, norm = self._unit(x)
         a = self.A[idx]
