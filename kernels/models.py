@@ -11,7 +11,8 @@ model                      M (2-D)              v (1-D)         p (1-D)
 =========================  ===================  ==============  ==============
 LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
                                                 q_ls; V]        r]
-SphereRegression           [A; H] (n+d, d)      [y; b; V]       [n, r]
+SphereRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, r, L_ls,
+                                                q_ls; V; F]     s_ls, r4]
 GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
 NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
@@ -20,6 +21,8 @@ V holds the r columns (S_k, s_k) of the noise's moment factor
 (``toylab.models.DataSetModel.moment_factor``) as ``toylab._compiled``
 lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
 where the model draws its noise per sample.
+F (SphereRegression's records) holds the factor of the Gram matrix of
+r_i (a_i.u), transposed (``toylab._compiled._sphere_record_arrays``).
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
 ``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
@@ -550,6 +553,64 @@ def build(jit, xp, rng, hot=None, lanes=None):
             t1[c] = x[c] - v[n + d + c]
         moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
 
+
+    # ----------------------------------------- SphereRegression's records
+    if lanes is not None:
+
+        @jit
+        def quartic_sum(e, FT, d, r4):
+            # |F q|^2 with q_t = et_a et_b (a <= b), et = (e, 1), and F^T
+            # stored row t by row t (r4 numbers each): (F q) = sum_t q_t F^T[t]
+            # 64 numbers a pass in eight vectors kept in registers (r4 <= 64,
+            # d <= 10, in one), a multiply-add per t and vector; eight chains
+            # keep two FMA units busy.  Lanes past r4 load zeros.
+            total = splat(0.0)
+            for j0 in range(0, r4, 8 * L):
+                n0 = r4 - j0
+                s0 = splat(0.0)
+                s1 = splat(0.0)
+                s2 = splat(0.0)
+                s3 = splat(0.0)
+                s4 = splat(0.0)
+                s5 = splat(0.0)
+                s6 = splat(0.0)
+                s7 = splat(0.0)
+                t = 0
+                for a in range(d + 1):
+                    ea = e[a] if a < d else 1.0
+                    for b in range(a, d + 1):
+                        q = splat(ea * e[b] if b < d else ea)
+                        base = t * r4 + j0
+                        s0 = vfma(q, vload(FT, base, n0), s0)
+                        s1 = vfma(q, vload(FT, base + L, n0 - L), s1)
+                        s2 = vfma(q, vload(FT, base + 2 * L, n0 - 2 * L), s2)
+                        s3 = vfma(q, vload(FT, base + 3 * L, n0 - 3 * L), s3)
+                        s4 = vfma(q, vload(FT, base + 4 * L, n0 - 4 * L), s4)
+                        s5 = vfma(q, vload(FT, base + 5 * L, n0 - 5 * L), s5)
+                        s6 = vfma(q, vload(FT, base + 6 * L, n0 - 6 * L), s6)
+                        s7 = vfma(q, vload(FT, base + 7 * L, n0 - 7 * L), s7)
+                        t += 1
+                total = vfma(s0, s0, vfma(s1, s1, vfma(s2, s2, vfma(s3, s3, total))))
+                total = vfma(s4, s4, vfma(s5, s5, vfma(s6, s6, vfma(s7, s7, total))))
+            return hsum(total)
+
+    else:
+
+        @jit
+        def quartic_sum(e, FT, d, r4):
+            # |F q|^2 with q_t = et_a et_b (a <= b), et = (e, 1), F^T row t by row t
+            quartic = 0.0
+            for j in range(r4):
+                acc = 0.0
+                t = 0
+                for a in range(d + 1):
+                    ea = e[a] if a < d else 1.0
+                    for b in range(a, d + 1):
+                        acc += FT[t * r4 + j] * (ea * e[b] if b < d else ea)
+                        t += 1
+                quartic += acc * acc
+            return quartic
+
     # ------------------------------------------------------ SphereRegression
     @hot
     def sp_prepare(x, aux):
@@ -580,13 +641,22 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
     @jit
     def sp_loss(x, M, v, p, aux):
+        # L = (1/2n) |A u - y|^2 with u = x/|x|.  About the least-squares point
+        # x_ls of the unconstrained fit A u ~ y (v[n+d : n+2d]), e = u - x_ls:
+        #   L = L_ls + e^T H e / 2,
+        # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
+        # cancellation (LinearRegression's loss at u).
+        d = x.shape[0]
         n = int(p[0])
         sp_prepare(x, aux)
+        inv_norm = aux[1]
         s = 0.0
-        for i in range(n):
-            r = sp_cosine(x, M, i, aux[1]) - v[i]
-            s += r * r
-        return 0.5 * s / n
+        for c in range(d):
+            he = 0.0
+            for k in range(d):
+                he += M[n + c, k] * (x[k] * inv_norm - v[n + d + k])
+            s += (x[c] * inv_norm - v[n + d + c]) * he
+        return p[2] + 0.5 * s
 
     @jit
     def sp_grad(x, M, v, p, aux, out):
@@ -623,7 +693,37 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
 
-    sp_batch, sp_noise_per_sample, sp_trace = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
+    sp_batch, sp_noise_per_sample, _ = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
+
+    @jit
+    def sp_trace(x, M, v, p, aux, t1, t2):
+        # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2 with
+        # |g_i|^2 = r_i^2 (|a_i|^2 - p_i^2) / |x|^2, p_i = a_i.u, r_i = p_i - y_i.
+        # About x_ls (toylab._compiled._sphere_record_arrays), e = u - x_ls:
+        #   (1/n) sum_i r_i^2 |a_i|^2 = s_ls + 2 q_ls.e + e^T Q e   (LinearRegression's, at u)
+        #   (1/n) sum_i (r_i p_i)^2 = |F q|^2,  q_t = et_a et_b (a <= b), et = (e, 1)
+        # (quartic_sum): at most 66 x 66 multiply-adds at d = 10, where the sum
+        # over the samples takes O(n d).
+        d = x.shape[0]
+        n = int(p[0])
+        r = int(p[1])
+        r4 = int(p[4])
+        sp_prepare(x, aux)
+        inv_norm = aux[1]
+        for c in range(d):
+            t1[c] = x[c] * inv_norm - v[n + d + c]
+        s = p[3]
+        for c in range(d):
+            qe = 0.0
+            for k in range(d):
+                qe += M[n + d + c, k] * t1[k]
+            s += t1[c] * (qe + 2.0 * v[n + 2 * d + c])
+        quartic = quartic_sum(t1, v[n + 3 * d + r * (d * (d + 1) // 2 + d) :], d, r4)
+        sp_grad(x, M, v, p, aux, t1)
+        g2 = 0.0
+        for c in range(d):
+            g2 += t1[c] * t1[c]
+        return (s - quartic) * inv_norm * inv_norm - g2
 
     @jit
     def sp_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
@@ -638,7 +738,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         sp_prepare(x, aux)
         for c in range(d):
             t1[c] = x[c] * aux[1]
-        moments_noise(t1, v, n + d, r, seed, path, step, t2, out)
+        moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
         uw = 0.0
         for c in range(d):
             uw += t1[c] * out[c]

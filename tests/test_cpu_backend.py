@@ -210,3 +210,36 @@ def test_noise_scratch_forms_agree(cls, noise):
         # and both are the model's own draw from the stream's normals
         z = R.normals(9, [17], 4, R.KIND_NOISE, model.noise_dim)[0]
         np.testing.assert_allclose(outs[0], model.noise_unit(x, z), rtol=1e-11, atol=1e-13 * np.abs(outs[0]).max())
+
+
+@pytest.fixture(scope="module")
+def scalar_models():
+    """The models' functions in the GPU's scalar form (no 8-lane vectors), compiled for the CPU."""
+    from numba import njit
+
+    from kernels import target
+
+    return target.build(njit(error_model="numpy")).models
+
+
+@pytest.mark.parametrize("targets", ["zero", "noisy", "interpolated"])
+@pytest.mark.parametrize("n,d", [(400, 3), (7, 4), (300, 10), (500, 12)])
+def test_sphere_records_match_the_model(scalar_models, targets, n, d):
+    """SphereRegression's loss and tr Sigma_1 as the kernels compute them, about
+    the least-squares point in O(d^2) and O(d^4) (r4 = 78 > 64 rows of the
+    quartic factor at d = 12: two passes of the vector form; n = 7 < d(d+1)/2
+    a factor of low rank), against the model's sums over the n samples, in
+    both compiled forms."""
+    rng = np.random.default_rng(n + d)
+    A = rng.normal(size=(n, d))
+    u = rng.normal(size=d)
+    u /= np.linalg.norm(u)
+    y = {"zero": np.zeros(n), "noisy": A @ u + 0.3 * rng.normal(size=n), "interpolated": A @ u}[targets]
+    model = SphereRegression(A, y)
+    M, v, p = model_arrays(model)
+    for ns in (CPU_MODELS["SphereRegression"], scalar_models["SphereRegression"]):
+        for x in rng.normal(size=(4, d)) * np.array([[0.3], [1.0], [3.0], [10.0]]):
+            loss = ns["loss"](x, M, v, p, np.zeros(2))
+            trace = ns["sigma1_trace"](x, M, v, p, np.zeros(2), np.zeros(d), np.zeros(d))
+            assert loss == pytest.approx(model.loss(x), rel=1e-12)
+            assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)

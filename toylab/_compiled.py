@@ -6,6 +6,7 @@ The layouts are documented in ``kernels/models.py`` and ``kernels/steps.py``.
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
@@ -30,6 +31,47 @@ def _moment_arrays(model):
     upper = np.triu_indices(model.dim)
     U = np.concatenate([S[:, upper[0], upper[1]], s], axis=1)
     return np.ascontiguousarray(U).reshape(-1), S.shape[0]
+
+
+_SPHERE_RECORDS = weakref.WeakKeyDictionary()
+
+
+def _sphere_record_arrays(model):
+    """``(x_ls, r_ls, F)`` of a SphereRegression, computed once per model.
+
+    x_ls is the least-squares point of the unconstrained fit A u ~ y and r_ls
+    its residuals.  With u = x_ls + e and et = (e, 1), a sample's
+    r_i p_i = (a_i.u - y_i)(a_i.u) = (alpha_i.et)(beta_i.et), alpha_i =
+    (a_i, r_ls_i), beta_i = (a_i, a_i.x_ls), is linear in the monomials
+    q_t = et_a et_b (a <= b, in the order of ``np.triu_indices(d + 1)``) with
+    coefficients phi_i.  So (1/n) sum_i (r_i p_i)^2 = q^T G q with the Gram
+    matrix G = (1/n) sum_i phi_i phi_i^T, and with G = F^T F (rows of F:
+    eigenvectors scaled by the roots of the eigenvalues above
+    len(q) eps max eigenvalue), |F q|^2: a sum of squares, no cancellation.
+    """
+    arrays = _SPHERE_RECORDS.get(model)
+    if arrays is None:
+        A, y, n = model.A, model.y, model.n_samples
+        d = model.dim
+        x_ls = np.linalg.lstsq(A, y, rcond=None)[0]
+        r_ls = A @ x_ls - y
+        fit = A @ x_ls
+        ia, ib = np.triu_indices(d + 1)
+        off = (ia != ib)[None, :]
+        gram = np.zeros((len(ia), len(ia)))
+        for start in range(0, n, 4096):
+            rows = slice(start, start + 4096)
+            alpha = np.concatenate([A[rows], r_ls[rows, None]], axis=1)
+            beta = np.concatenate([A[rows], fit[rows, None]], axis=1)
+            phi = alpha[:, ia] * beta[:, ib] + np.where(off, alpha[:, ib] * beta[:, ia], 0.0)
+            gram += phi.T @ phi
+        gram /= n
+        lam, vec = np.linalg.eigh(gram)
+        keep = lam > max(lam[-1], 0.0) * len(ia) * np.finfo(float).eps
+        F = np.ascontiguousarray((vec[:, keep] * np.sqrt(lam[keep])).T)
+        arrays = (x_ls, r_ls, F)
+        _SPHERE_RECORDS[model] = arrays
+    return arrays
 
 
 def noise_scratch_length(model):
@@ -62,11 +104,20 @@ def model_arrays(model):
         v = np.concatenate([y, model.b, x_ls, q_ls, factor])
         p = np.array([n, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), r], dtype=float)
     elif isinstance(model, SphereRegression):
-        # H and b after the data: the full gradient P_u (H u - b) / |x| in O(d^2)
+        # H and b after the data: the full gradient P_u (H u - b) / |x| in
+        # O(d^2); the loss and tr Sigma_1 about x_ls, the least-squares point
+        # of the unconstrained fit A u ~ y, in O(d^2) and O(d^4) per record
+        # (kernels/models.py derives them)
+        A, y, n = model.A, model.y, model.n_samples
+        x_ls, r_ls, F4 = _sphere_record_arrays(model)
+        row_sq = np.einsum("ij,ij->i", A, A)
+        Q = (A * row_sq[:, None]).T @ A / n
+        q_ls = A.T @ (row_sq * r_ls) / n
         factor, r = _moment_arrays(model)
-        M = np.vstack([model.A, model.H])
-        v = np.concatenate([model.y, model.b, factor])
-        p = np.array([model.n_samples, r], dtype=float)
+        M = np.vstack([A, model.H, Q])
+        # F^T, row t by row t (kernels/models.py::quartic_sum)
+        v = np.concatenate([y, model.b, x_ls, q_ls, factor, F4.T.reshape(-1)])
+        p = np.array([n, r, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), F4.shape[0]], dtype=float)
     elif isinstance(model, GaussianLinearRegression):
         M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])
         v = np.zeros(1)
