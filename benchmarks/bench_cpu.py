@@ -24,8 +24,9 @@ the weighted sum of the r packed columns (W, w) = sum_k zeta_k (S_k, s_k),
 2 r e with e = d(d+1)/2 + d and r <= e, and W z + w, 2 d^2 (the Box-Muller
 arithmetic, about 75 flops a pair of normals, is not counted); with
 ``noise="per_sample"`` (the rows marked so) it is n normals and per sample a
-residual (2d), the gradient (d), its z-weighted and plain sums (4d), 7nd, and
-11nd on SphereRegression.  A few O(d) terms are added to each.
+residual (2d) and the weighted sum of r_i a_i (2d), with 4 more for the weight
+and, on SphereRegression, the sum of r_i (a_i.u): n(4d + 4), and the mean
+gradient once more.  A few O(d) terms are added to each.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def flops(model, alg):
     if model.noise_method == "moments":
         e = D * (D + 1) // 2 + D
         return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D
-    # per sample (the scalar g_i): 7d, and 4d more for SphereRegression's normalisation
-    return grad + N * (11 * D if sphere else 7 * D) + 6 * D
+    # per sample (kernels/models.py::weighted_rows): the residual 2d, the weighted axpy
+    # 2d, the weight and the sum of r_i (a_i.u) 4; then the mean gradient again (the
+    # noise's own), and O(d) to finish
+    return 2 * grad + N * (4 * D + 4) + 6 * D
 
 
 def dgemm_peak(size=2000, repeat=5):

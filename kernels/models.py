@@ -456,6 +456,95 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     vstore(out, c0, d - c0, vfma(rv, vload(M, i * d + c0, d - c0), vload(out, c0, d - c0)))
             return s
 
+        @jit
+        def weighted_rows(x, scale, M, v, w, first, count, out):
+            # With z = scale x and r_i = a_i.z - y_i: out += sum_b w_b r_i a_i
+            # for the rows i = first + b, b < count, and sum_b w_b r_i (a_i.z)
+            # returned: the per-sample noise's sum_i zeta_i g_i, a chunk of
+            # normals w at a time, in vectors as linear_rows (two rows a pass
+            # into separate sums where d <= 16).
+            d = x.shape[0]
+            sz = splat(scale)
+            s = 0.0
+            if d <= 2 * L:
+                lo = min(d, L)
+                hi = d - L
+                z_lo = vmul(vload(x, 0, lo), sz)
+                z_hi = vmul(vload(x, L, hi), sz)
+                g_lo = vload(out, 0, lo)
+                g_hi = vload(out, L, hi)
+                h_lo = splat(0.0)
+                h_hi = splat(0.0)
+                t = 0.0
+                b = 0
+                while b + 2 <= count:
+                    i = first + b
+                    a_lo = vload(M, i * d, lo)
+                    a_hi = vload(M, i * d + L, hi)
+                    c_lo = vload(M, (i + 1) * d, lo)
+                    c_hi = vload(M, (i + 1) * d + L, hi)
+                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                    cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
+                    ra = w[b] * (az - v[i])
+                    rc = w[b + 1] * (cz - v[i + 1])
+                    s += ra * az
+                    t += rc * cz
+                    g_lo = vfma(splat(ra), a_lo, g_lo)
+                    g_hi = vfma(splat(ra), a_hi, g_hi)
+                    h_lo = vfma(splat(rc), c_lo, h_lo)
+                    h_hi = vfma(splat(rc), c_hi, h_hi)
+                    b += 2
+                if b < count:
+                    i = first + b
+                    a_lo = vload(M, i * d, lo)
+                    a_hi = vload(M, i * d + L, hi)
+                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                    ra = w[b] * (az - v[i])
+                    s += ra * az
+                    g_lo = vfma(splat(ra), a_lo, g_lo)
+                    g_hi = vfma(splat(ra), a_hi, g_hi)
+                vstore(out, 0, lo, vadd(g_lo, h_lo))
+                vstore(out, L, hi, vadd(g_hi, h_hi))
+                return s + t
+            for b in range(count):
+                i = first + b
+                acc = splat(0.0)
+                for c0 in range(0, d, L):
+                    acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
+                az = hsum(acc)
+                r = w[b] * (az - v[i])
+                s += r * az
+                rv = splat(r)
+                for c0 in range(0, d, L):
+                    vstore(out, c0, d - c0, vfma(rv, vload(M, i * d + c0, d - c0), vload(out, c0, d - c0)))
+            return s
+
+        @jit
+        def noise_rows(x, scale, M, v, seed, path, step, n, zbuf, out):
+            # sum_i zeta_i r_i a_i into out (zeroed here) over all n rows, the
+            # normals NORMAL_CHUNK at a time; returns (sum_i zeta_i r_i (a_i.z),
+            # sum_i zeta_i), with z = scale x
+            d = x.shape[0]
+            for c in range(d):
+                out[c] = 0.0
+            s = 0.0
+            zsum = 0.0
+            for i0 in range(0, n, NORMAL_CHUNK):
+                count = min(NORMAL_CHUNK, n - i0)
+                fill_normals(seed, path, step, kind_noise, i0 // 2, (count + 1) // 2, zbuf)
+                s += weighted_rows(x, scale, M, v, zbuf, i0, count, out)
+                for b in range(count):
+                    zsum += zbuf[b]
+            return s, zsum
+
+    # the CPU draws the per-sample noise of the linear models through noise_rows
+    vector_rows = lanes is not None
+    if not vector_rows:
+
+        @jit
+        def noise_rows(x, scale, M, v, seed, path, step, n, zbuf, out):  # never called (GPU)
+            return 0.0, 0.0
+
     # ------------------------------------------------------ LinearRegression
     @hot
     def lr_prepare(x, aux):
@@ -545,6 +634,16 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # z(x) = x - x_ls and T(x) the identity
         r = int(p[3])
         if r == 0:
+            if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
+                # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L), the
+                # first sum in vectors (noise_rows), grad L = H x - b
+                n = int(p[0])
+                zs = noise_rows(x, 1.0, M, v, seed, path, step, n, t2[x.shape[0] :], out)[1]
+                lr_grad(x, M, v, p, aux, t1)
+                scale = 1.0 / sqrt(n)
+                for c in range(x.shape[0]):
+                    out[c] = (out[c] - zs * t1[c]) * scale
+                return
             lr_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
             return
         d = x.shape[0]
@@ -731,6 +830,22 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # z(x) = u = x/|x| and T(x) w = (w - (u.w) u)/|x|
         r = int(p[1])
         if r == 0:
+            if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
+                # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L) with
+                # sum_i zeta_i g_i = (sum_i zeta_i r_i a_i - (sum_i zeta_i r_i p_i) u) / |x|
+                # in vectors (noise_rows)
+                d = x.shape[0]
+                n = int(p[0])
+                sp_prepare(x, aux)
+                inv_norm = aux[1]
+                sr, zs = noise_rows(x, inv_norm, M, v, seed, path, step, n, t2[d:], out)
+                for c in range(d):
+                    out[c] = (out[c] - sr * (x[c] * inv_norm)) * inv_norm
+                sp_grad(x, M, v, p, aux, t1)
+                scale = 1.0 / sqrt(n)
+                for c in range(d):
+                    out[c] = (out[c] - zs * t1[c]) * scale
+                return
             sp_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
             return
         d = x.shape[0]

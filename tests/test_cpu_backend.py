@@ -181,16 +181,18 @@ def test_moment_sums_formed_ahead_serve_any_order(cls):
 
 @pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
 @pytest.mark.parametrize("noise", ["per_sample", "moments"])
-def test_noise_scratch_forms_agree(cls, noise):
+@pytest.mark.parametrize("d", [4, 21])
+def test_noise_scratch_forms_agree(cls, noise, d):
     """The noise draw has two forms chosen by the length of its scratch: the
-    CPU's (normals drawn a chunk at a time, the moment columns summed at once)
-    and the GPU's (each normal as used, d numbers of scratch).  Both draw the
-    same normals: the per-sample forms agree bit for bit, the moment forms,
-    which sum in another order, to rounding.  n = 131 crosses two chunks of
-    normals and ends on half a Box-Muller pair."""
+    CPU's (normals drawn a chunk at a time; the per-sample sums in vectors,
+    two rows a pass where d <= 16 and row by row above; the moment columns
+    summed at once) and the GPU's (each normal as used, d numbers of scratch).
+    Both draw the same normals and agree to rounding (they sum in other
+    orders).  n = 131 crosses two chunks of normals and ends on half a
+    Box-Muller pair and on one row of a pass."""
     rng = np.random.default_rng(3)
-    A = rng.normal(size=(131, 4))
-    y = A @ rng.normal(size=4) + 0.3 * rng.normal(size=131)
+    A = rng.normal(size=(131, d))
+    y = A @ rng.normal(size=d) + 0.3 * rng.normal(size=131)
     model = getattr(toylab, cls)(A, y, noise=noise)
     M, v, p = model_arrays(model)
     draw = CPU_MODELS[cls]["noise_unit"]
@@ -203,10 +205,7 @@ def test_noise_scratch_forms_agree(cls, noise):
             out = np.empty(d)
             draw(x, M, v, p, 9, 17, 4, np.zeros(2), np.zeros(d), np.zeros(length), out)
             outs.append(out)
-        if noise == "per_sample":
-            np.testing.assert_array_equal(outs[0], outs[1])
-        else:
-            np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-14 * np.abs(outs[1]).max())
+        np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-14 * np.abs(outs[1]).max())
         # and both are the model's own draw from the stream's normals
         z = R.normals(9, [17], 4, R.KIND_NOISE, model.noise_dim)[0]
         np.testing.assert_allclose(outs[0], model.noise_unit(x, z), rtol=1e-11, atol=1e-13 * np.abs(outs[0]).max())
