@@ -70,7 +70,7 @@ def flops(model, alg):
     if model.noise_method == "moments":
         e = D * (D + 1) // 2 + D
         return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D
-    # per sample (kernels/models.py::weighted_rows): the residual 2d, the weighted axpy
+    # per sample (kernels/models.py::linear_rows, weighted): the residual 2d, the weighted axpy
     # 2d, the weight and the sum of r_i (a_i.u) 4; then the mean gradient again (the
     # noise's own), and O(d) to finish
     return 2 * grad + N * (4 * D + 4) + 6 * D

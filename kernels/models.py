@@ -22,7 +22,7 @@ V holds the r columns (S_k, s_k) of the noise's moment factor
 lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
 where the model draws its noise per sample.
 F (SphereRegression's records) holds the factor of the Gram matrix of
-r_i (a_i.u), transposed (``toylab._compiled._sphere_record_arrays``).
+r_i (a_i.u), transposed (``toylab._compiled._sphere_quartic_factor``).
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
 ``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
@@ -388,10 +388,13 @@ def build(jit, xp, rng, hot=None, lanes=None):
         L = lanes.LANES
 
         @hot
-        def linear_rows(x, scale, M, v, idx, first, stride, B, out):
+        def linear_rows(x, scale, M, v, idx, first, stride, B, w, out):
             # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
-            # for i = idx[first + stride b], b < B: out = sum_b r_i a_i, and
-            # sum_b r_i (a_i.z) returned.  Each row is 8 numbers a vector
+            # for i = idx[first + stride b], b < B (i = first + b where idx is
+            # None) and weights w_b (1 where w is None; Numba compiles each
+            # None apart): out = sum_b w_b r_i a_i, and sum_b w_b r_i (a_i.z)
+            # returned.  The batch sums of SGD, and the per-sample noise's
+            # sum_i zeta_i r_i a_i (noise_rows).  Each row is 8 numbers a vector
             # (masked at its end), each residual one vector product and a
             # horizontal sum: as scalar loops, the d additions of a dot
             # product are a chain that LLVM may not reorder.
@@ -412,16 +415,16 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 t = 0.0
                 b = 0
                 while b + 2 <= B:
-                    i = idx[first + stride * b]
-                    j = idx[first + stride * (b + 1)]
+                    i = first + b if idx is None else idx[first + stride * b]
+                    j = first + b + 1 if idx is None else idx[first + stride * (b + 1)]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     c_lo = vload(M, j * d, lo)
                     c_hi = vload(M, j * d + L, hi)
                     az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
                     cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
-                    ra = az - v[i]
-                    rc = cz - v[j]
+                    ra = az - v[i] if w is None else w[b] * (az - v[i])
+                    rc = cz - v[j] if w is None else w[b + 1] * (cz - v[j])
                     s += ra * az
                     t += rc * cz
                     g_lo = vfma(splat(ra), a_lo, g_lo)
@@ -430,11 +433,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     h_hi = vfma(splat(rc), c_hi, h_hi)
                     b += 2
                 if b < B:
-                    i = idx[first + stride * b]
+                    i = first + b if idx is None else idx[first + stride * b]
                     a_lo = vload(M, i * d, lo)
                     a_hi = vload(M, i * d + L, hi)
                     az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                    ra = az - v[i]
+                    ra = az - v[i] if w is None else w[b] * (az - v[i])
                     s += ra * az
                     g_lo = vfma(splat(ra), a_lo, g_lo)
                     g_hi = vfma(splat(ra), a_hi, g_hi)
@@ -444,12 +447,12 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for c in range(d):
                 out[c] = 0.0
             for b in range(B):
-                i = idx[first + stride * b]
+                i = first + b if idx is None else idx[first + stride * b]
                 acc = splat(0.0)
                 for c0 in range(0, d, L):
                     acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
                 az = hsum(acc)
-                r = az - v[i]
+                r = az - v[i] if w is None else w[b] * (az - v[i])
                 s += r * az
                 rv = splat(r)
                 for c0 in range(0, d, L):
@@ -457,74 +460,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
             return s
 
         @jit
-        def weighted_rows(x, scale, M, v, w, first, count, out):
-            # With z = scale x and r_i = a_i.z - y_i: out += sum_b w_b r_i a_i
-            # for the rows i = first + b, b < count, and sum_b w_b r_i (a_i.z)
-            # returned: the per-sample noise's sum_i zeta_i g_i, a chunk of
-            # normals w at a time, in vectors as linear_rows (two rows a pass
-            # into separate sums where d <= 16).
+        def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):
+            # sum_i zeta_i r_i a_i into out over all n rows, the normals
+            # NORMAL_CHUNK at a time into t2[d:], each chunk's sum into t2[:d]
+            # (linear_rows); returns (sum_i zeta_i r_i (a_i.z), sum_i zeta_i),
+            # with z = scale x
             d = x.shape[0]
-            sz = splat(scale)
-            s = 0.0
-            if d <= 2 * L:
-                lo = min(d, L)
-                hi = d - L
-                z_lo = vmul(vload(x, 0, lo), sz)
-                z_hi = vmul(vload(x, L, hi), sz)
-                g_lo = vload(out, 0, lo)
-                g_hi = vload(out, L, hi)
-                h_lo = splat(0.0)
-                h_hi = splat(0.0)
-                t = 0.0
-                b = 0
-                while b + 2 <= count:
-                    i = first + b
-                    a_lo = vload(M, i * d, lo)
-                    a_hi = vload(M, i * d + L, hi)
-                    c_lo = vload(M, (i + 1) * d, lo)
-                    c_hi = vload(M, (i + 1) * d + L, hi)
-                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                    cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
-                    ra = w[b] * (az - v[i])
-                    rc = w[b + 1] * (cz - v[i + 1])
-                    s += ra * az
-                    t += rc * cz
-                    g_lo = vfma(splat(ra), a_lo, g_lo)
-                    g_hi = vfma(splat(ra), a_hi, g_hi)
-                    h_lo = vfma(splat(rc), c_lo, h_lo)
-                    h_hi = vfma(splat(rc), c_hi, h_hi)
-                    b += 2
-                if b < count:
-                    i = first + b
-                    a_lo = vload(M, i * d, lo)
-                    a_hi = vload(M, i * d + L, hi)
-                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                    ra = w[b] * (az - v[i])
-                    s += ra * az
-                    g_lo = vfma(splat(ra), a_lo, g_lo)
-                    g_hi = vfma(splat(ra), a_hi, g_hi)
-                vstore(out, 0, lo, vadd(g_lo, h_lo))
-                vstore(out, L, hi, vadd(g_hi, h_hi))
-                return s + t
-            for b in range(count):
-                i = first + b
-                acc = splat(0.0)
-                for c0 in range(0, d, L):
-                    acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
-                az = hsum(acc)
-                r = w[b] * (az - v[i])
-                s += r * az
-                rv = splat(r)
-                for c0 in range(0, d, L):
-                    vstore(out, c0, d - c0, vfma(rv, vload(M, i * d + c0, d - c0), vload(out, c0, d - c0)))
-            return s
-
-        @jit
-        def noise_rows(x, scale, M, v, seed, path, step, n, zbuf, out):
-            # sum_i zeta_i r_i a_i into out (zeroed here) over all n rows, the
-            # normals NORMAL_CHUNK at a time; returns (sum_i zeta_i r_i (a_i.z),
-            # sum_i zeta_i), with z = scale x
-            d = x.shape[0]
+            part = t2[:d]
+            zbuf = t2[d:]
             for c in range(d):
                 out[c] = 0.0
             s = 0.0
@@ -532,7 +475,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for i0 in range(0, n, NORMAL_CHUNK):
                 count = min(NORMAL_CHUNK, n - i0)
                 fill_normals(seed, path, step, kind_noise, i0 // 2, (count + 1) // 2, zbuf)
-                s += weighted_rows(x, scale, M, v, zbuf, i0, count, out)
+                s += linear_rows(x, scale, M, v, None, i0, 1, count, zbuf, part)
+                for c in range(d):
+                    out[c] += part[c]
                 for b in range(count):
                     zsum += zbuf[b]
             return s, zsum
@@ -542,7 +487,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     if not vector_rows:
 
         @jit
-        def noise_rows(x, scale, M, v, seed, path, step, n, zbuf, out):  # never called (GPU)
+        def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):  # never called (GPU)
             return 0.0, 0.0
 
     # ------------------------------------------------------ LinearRegression
@@ -565,17 +510,48 @@ def build(jit, xp, rng, hot=None, lanes=None):
         for c in range(x.shape[0]):
             out[c] += M[i, c] * r
 
+    # About the least-squares point x_ls (v[n+d : n+2d]) of the fit A z ~ y,
+    # with e = z - x_ls: the records of LinearRegression (z = x) and of
+    # SphereRegression (z = u = x/|x|) in O(d^2), written once with z = scale x.
     @jit
-    def lr_quad_ls(x, M, v, n, row):
-        # e^T K e with e = x - x_ls and K the d x d block of M from ``row``
+    def quad_ls(x, scale, M, v, n, row):
+        # e^T K e with e = scale x - x_ls and K the d x d block of M from ``row``
         d = x.shape[0]
         s = 0.0
         for c in range(d):
             ke = 0.0
             for k in range(d):
-                ke += M[row + c, k] * (x[k] - v[n + d + k])
-            s += (x[c] - v[n + d + c]) * ke
+                ke += M[row + c, k] * (scale * x[k] - v[n + d + k])
+            s += (scale * x[c] - v[n + d + c]) * ke
         return s
+
+    @jit
+    def sq_residual_ls(x, scale, M, v, n, s_ls):
+        # (1/n) sum_i |a_i|^2 r_i^2 with r_i = r_i(x_ls) + a_i.e:
+        #   s_ls + 2 q_ls.e + e^T Q e,
+        # Q = (1/n) sum_i |a_i|^2 a_i a_i^T (M's rows n+d ..), q_ls = (1/n) sum_i
+        # |a_i|^2 r_i(x_ls) a_i (v[n+2d : n+3d]), s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2
+        d = x.shape[0]
+        s = s_ls + quad_ls(x, scale, M, v, n, n + d)
+        for c in range(d):
+            s += 2.0 * v[n + 2 * d + c] * (scale * x[c] - v[n + d + c])
+        return s
+
+    @jit
+    def h_minus_b(x, scale, M, v, n, out):
+        # out = H z - b with z = scale x, H = A^T A / n (M's rows n ..) and
+        # b = A^T y / n (v[n : n+d]); H symmetric: out += z_k H[k, :] row by
+        # row, a loop over c that vectorises, where a dot product per c is a
+        # chain of d additions; each out[c] adds its terms in the order of k
+        d = x.shape[0]
+        for c in range(d):
+            out[c] = 0.0
+        for k in range(d):
+            zk = scale * x[k]
+            for c in range(d):
+                out[c] += zk * M[n + k, c]
+        for c in range(d):
+            out[c] -= v[n + c]
 
     @jit
     def lr_loss(x, M, v, p, aux):
@@ -584,24 +560,12 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
         # cancellation, however close x is to x_ls.
         n = int(p[0])
-        return p[1] + 0.5 * lr_quad_ls(x, M, v, n, n)
+        return p[1] + 0.5 * quad_ls(x, 1.0, M, v, n, n)
 
     @jit
     def lr_grad(x, M, v, p, aux, out):
-        # grad L = H x - b with the precomputed H = A^T A / n, b = A^T y / n
-        # (H symmetric): out += x_k H[k, :] row by row, a loop over c that
-        # vectorises, where a dot product per c is a chain of d additions;
-        # each out[c] adds its terms in the same order, k = 0, 1, ...
-        d = x.shape[0]
-        n = int(p[0])
-        for c in range(d):
-            out[c] = 0.0
-        for k in range(d):
-            xk = x[k]
-            for c in range(d):
-                out[c] += xk * M[n + k, c]
-        for c in range(d):
-            out[c] -= v[n + c]
+        # grad L = H x - b with the precomputed H and b
+        h_minus_b(x, 1.0, M, v, int(p[0]), out)
 
     @jit
     def lr_trace(x, M, v, p, aux, t1, t2):
@@ -610,10 +574,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # Q = (1/n) sum_i |a_i|^2 a_i a_i^T, q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i,
         # s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2: O(d^2) per record.
         d = x.shape[0]
-        n = int(p[0])
-        s = p[2] + lr_quad_ls(x, M, v, n, n + d)
-        for c in range(d):
-            s += 2.0 * v[n + 2 * d + c] * (x[c] - v[n + d + c])
+        s = sq_residual_ls(x, 1.0, M, v, int(p[0]), p[2])
         lr_grad(x, M, v, p, aux, t1)
         for c in range(d):
             s -= t1[c] * t1[c]
@@ -624,7 +585,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
         @hot
         def lr_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
-            linear_rows(x, 1.0, M, v, idx, first, stride, B, out)
+            linear_rows(x, 1.0, M, v, idx, first, stride, B, None, out)
 
     lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression", lr_rows_grad)
 
@@ -638,7 +599,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L), the
                 # first sum in vectors (noise_rows), grad L = H x - b
                 n = int(p[0])
-                zs = noise_rows(x, 1.0, M, v, seed, path, step, n, t2[x.shape[0] :], out)[1]
+                zs = noise_rows(x, 1.0, M, v, seed, path, step, n, t2, out)[1]
                 lr_grad(x, M, v, p, aux, t1)
                 scale = 1.0 / sqrt(n)
                 for c in range(x.shape[0]):
@@ -651,7 +612,6 @@ def build(jit, xp, rng, hot=None, lanes=None):
         for c in range(d):
             t1[c] = x[c] - v[n + d + c]
         moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
-
 
     # ----------------------------------------- SphereRegression's records
     if lanes is not None:
@@ -745,17 +705,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
         #   L = L_ls + e^T H e / 2,
         # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
         # cancellation (LinearRegression's loss at u).
-        d = x.shape[0]
-        n = int(p[0])
         sp_prepare(x, aux)
-        inv_norm = aux[1]
-        s = 0.0
-        for c in range(d):
-            he = 0.0
-            for k in range(d):
-                he += M[n + c, k] * (x[k] * inv_norm - v[n + d + k])
-            s += (x[c] * inv_norm - v[n + d + c]) * he
-        return p[2] + 0.5 * s
+        return p[2] + 0.5 * quad_ls(x, aux[1], M, v, int(p[0]), int(p[0]))
 
     @jit
     def sp_grad(x, M, v, p, aux, out):
@@ -763,20 +714,13 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # (M's rows n .. n+d-1) and b = A^T y / n (v[n : n+d]), so
         # grad L = P_u (H u - b) / |x|, P_u = I - u u^T: O(d^2) a call where
         # the mean of the n per-sample gradients takes O(n d).  H u as u_k
-        # H[k, :] row by row (H symmetric), a loop over c that vectorises.
+        # H[k, :] row by row (h_minus_b).
         d = x.shape[0]
-        n = int(p[0])
         sp_prepare(x, aux)
         inv_norm = aux[1]
-        for c in range(d):
-            out[c] = 0.0
-        for k in range(d):
-            uk = x[k] * inv_norm
-            for c in range(d):
-                out[c] += uk * M[n + k, c]
+        h_minus_b(x, inv_norm, M, v, int(p[0]), out)
         ug = 0.0
         for c in range(d):
-            out[c] -= v[n + c]
             ug += (x[c] * inv_norm) * out[c]
         for c in range(d):
             out[c] = (out[c] - ug * (x[c] * inv_norm)) * inv_norm
@@ -788,7 +732,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         def sp_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
             # sum_b g_i = (sum_b r_i a_i - (sum_b r_i a_i.u) u) / |x|  (needs sp_prepare)
             inv_norm = aux[1]
-            s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, out)
+            s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, None, out)
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
 
@@ -798,7 +742,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     def sp_trace(x, M, v, p, aux, t1, t2):
         # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2 with
         # |g_i|^2 = r_i^2 (|a_i|^2 - p_i^2) / |x|^2, p_i = a_i.u, r_i = p_i - y_i.
-        # About x_ls (toylab._compiled._sphere_record_arrays), e = u - x_ls:
+        # About x_ls (toylab._compiled._sphere_quartic_factor), e = u - x_ls:
         #   (1/n) sum_i r_i^2 |a_i|^2 = s_ls + 2 q_ls.e + e^T Q e   (LinearRegression's, at u)
         #   (1/n) sum_i (r_i p_i)^2 = |F q|^2,  q_t = et_a et_b (a <= b), et = (e, 1)
         # (quartic_sum): at most 66 x 66 multiply-adds at d = 10, where the sum
@@ -809,14 +753,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
         r4 = int(p[4])
         sp_prepare(x, aux)
         inv_norm = aux[1]
+        s = sq_residual_ls(x, inv_norm, M, v, n, p[3])
         for c in range(d):
             t1[c] = x[c] * inv_norm - v[n + d + c]
-        s = p[3]
-        for c in range(d):
-            qe = 0.0
-            for k in range(d):
-                qe += M[n + d + c, k] * t1[k]
-            s += t1[c] * (qe + 2.0 * v[n + 2 * d + c])
         quartic = quartic_sum(t1, v[n + 3 * d + r * (d * (d + 1) // 2 + d) :], d, r4)
         sp_grad(x, M, v, p, aux, t1)
         g2 = 0.0
@@ -838,7 +777,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 n = int(p[0])
                 sp_prepare(x, aux)
                 inv_norm = aux[1]
-                sr, zs = noise_rows(x, inv_norm, M, v, seed, path, step, n, t2[d:], out)
+                sr, zs = noise_rows(x, inv_norm, M, v, seed, path, step, n, t2, out)
                 for c in range(d):
                     out[c] = (out[c] - sr * (x[c] * inv_norm)) * inv_norm
                 sp_grad(x, M, v, p, aux, t1)

@@ -36,26 +36,43 @@ def _moment_arrays(model):
 _SPHERE_RECORDS = weakref.WeakKeyDictionary()
 
 
-def _sphere_record_arrays(model):
-    """``(x_ls, r_ls, F)`` of a SphereRegression, computed once per model.
+def _least_squares_arrays(model):
+    """``(M, v, L_ls, s_ls)``: what the records about the least-squares point
+    x_ls of A z ~ y take (``kernels/models.py``: quad_ls, sq_residual_ls,
+    h_minus_b): M = [A; H; Q], v = [y; b; x_ls; q_ls], L_ls = (1/2n) sum_i
+    r_i(x_ls)^2 and s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2, with
+    Q = (1/n) sum_i |a_i|^2 a_i a_i^T and q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i."""
+    A, n = model.A, model.n_samples
+    r_ls = model._ref_residuals[0]
+    row_sq = np.einsum("ij,ij->i", A, A)
+    Q = (A * row_sq[:, None]).T @ A / n
+    q_ls = A.T @ (row_sq * r_ls) / n
+    M = np.vstack([A, model.H, Q])
+    v = np.concatenate([model.y, model.b, model.x_ref, q_ls])
+    return M, v, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2)
 
-    x_ls is the least-squares point of the unconstrained fit A u ~ y and r_ls
-    its residuals.  With u = x_ls + e and et = (e, 1), a sample's
+
+_SPHERE_FACTORS = weakref.WeakKeyDictionary()
+
+
+def _sphere_quartic_factor(model):
+    """F of a SphereRegression's records, computed once per model.
+
+    With x_ls = ``model.x_ref`` (the least-squares point of the unconstrained
+    fit A u ~ y), u = x_ls + e and et = (e, 1), a sample's
     r_i p_i = (a_i.u - y_i)(a_i.u) = (alpha_i.et)(beta_i.et), alpha_i =
-    (a_i, r_ls_i), beta_i = (a_i, a_i.x_ls), is linear in the monomials
+    (a_i, r_i(x_ls)), beta_i = (a_i, a_i.x_ls), is linear in the monomials
     q_t = et_a et_b (a <= b, in the order of ``np.triu_indices(d + 1)``) with
     coefficients phi_i.  So (1/n) sum_i (r_i p_i)^2 = q^T G q with the Gram
     matrix G = (1/n) sum_i phi_i phi_i^T, and with G = F^T F (rows of F:
     eigenvectors scaled by the roots of the eigenvalues above
     len(q) eps max eigenvalue), |F q|^2: a sum of squares, no cancellation.
     """
-    arrays = _SPHERE_RECORDS.get(model)
-    if arrays is None:
-        A, y, n = model.A, model.y, model.n_samples
-        d = model.dim
-        x_ls = np.linalg.lstsq(A, y, rcond=None)[0]
-        r_ls = A @ x_ls - y
-        fit = A @ x_ls
+    F = _SPHERE_FACTORS.get(model)
+    if F is None:
+        A, n, d = model.A, model.n_samples, model.dim
+        r_ls = model._ref_residuals[0]
+        fit = A @ model.x_ref
         ia, ib = np.triu_indices(d + 1)
         off = (ia != ib)[None, :]
         gram = np.zeros((len(ia), len(ia)))
@@ -69,9 +86,8 @@ def _sphere_record_arrays(model):
         lam, vec = np.linalg.eigh(gram)
         keep = lam > max(lam[-1], 0.0) * len(ia) * np.finfo(float).eps
         F = np.ascontiguousarray((vec[:, keep] * np.sqrt(lam[keep])).T)
-        arrays = (x_ls, r_ls, F)
-        _SPHERE_RECORDS[model] = arrays
-    return arrays
+        _SPHERE_FACTORS[model] = F
+    return F
 
 
 def noise_scratch_length(model):
@@ -93,31 +109,21 @@ def model_arrays(model):
     if isinstance(model, LinearRegression):
         # the loss and tr Sigma_1 about the least-squares point x_ls, in O(d^2) per
         # record instead of O(n d) (kernels/models.py derives them)
-        A, y, n = model.A, model.y, model.n_samples
-        x_ls = model.x_ref
-        r_ls = model._ref_residuals[0]
-        row_sq = np.einsum("ij,ij->i", A, A)
-        Q = (A * row_sq[:, None]).T @ A / n
-        q_ls = A.T @ (row_sq * r_ls) / n
+        M, v, loss_ls, s_ls = _least_squares_arrays(model)
         factor, r = _moment_arrays(model)
-        M = np.vstack([A, model.H, Q])
-        v = np.concatenate([y, model.b, x_ls, q_ls, factor])
-        p = np.array([n, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), r], dtype=float)
+        v = np.concatenate([v, factor])
+        p = np.array([model.n_samples, loss_ls, s_ls, r], dtype=float)
     elif isinstance(model, SphereRegression):
         # H and b after the data: the full gradient P_u (H u - b) / |x| in
         # O(d^2); the loss and tr Sigma_1 about x_ls, the least-squares point
         # of the unconstrained fit A u ~ y, in O(d^2) and O(d^4) per record
         # (kernels/models.py derives them)
-        A, y, n = model.A, model.y, model.n_samples
-        x_ls, r_ls, F4 = _sphere_record_arrays(model)
-        row_sq = np.einsum("ij,ij->i", A, A)
-        Q = (A * row_sq[:, None]).T @ A / n
-        q_ls = A.T @ (row_sq * r_ls) / n
+        M, v, loss_ls, s_ls = _least_squares_arrays(model)
         factor, r = _moment_arrays(model)
-        M = np.vstack([A, model.H, Q])
+        F = _sphere_quartic_factor(model)
         # F^T, row t by row t (kernels/models.py::quartic_sum)
-        v = np.concatenate([y, model.b, x_ls, q_ls, factor, F4.T.reshape(-1)])
-        p = np.array([n, r, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2), F4.shape[0]], dtype=float)
+        v = np.concatenate([v, factor, F.T.reshape(-1)])
+        p = np.array([model.n_samples, r, loss_ls, s_ls, F.shape[0]], dtype=float)
     elif isinstance(model, GaussianLinearRegression):
         M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])
         v = np.zeros(1)

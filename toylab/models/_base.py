@@ -7,6 +7,8 @@ whole chunk of paths in one call.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from .. import _validate as V
@@ -153,6 +155,22 @@ class DataSetModel(Model):
         #: ``"per_sample"`` or ``"moments"``: the construction of the noise draws
         self.noise_method = noise
         self._moment_factor = None
+
+    @functools.cached_property
+    def x_ref(self):
+        """The least-squares point x_ls of the fit A z ~ y: reference point of the
+        compiled kernels' records (the loss and tr Sigma_1, at z = x for
+        LinearRegression and z = x/|x| for SphereRegression) and of
+        LinearRegression's moment features, whose vector part is the residual
+        there (zero when the data are interpolated, so the draw vanishes there
+        to rounding).  Computed on first use."""
+        return np.linalg.lstsq(self.A, self.y, rcond=None)[0]
+
+    @functools.cached_property
+    def _ref_residuals(self):
+        """``(r, m)``: the residuals r_i(x_ref) = a_i.x_ref - y_i and m = (1/n) sum_j a_j r_j(x_ref)."""
+        r = self.A @ self.x_ref - self.y
+        return r, self.A.T @ r / self.n_samples
 
     # ---- the noise draw ----------------------------------------------------
     # Every per-sample gradient of these models is linear in a fixed feature

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ._base import DataSetModel
@@ -34,20 +32,6 @@ class LinearRegression(DataSetModel):
     def __init__(self, A, y, noise="auto"):
         super().__init__(A, y, noise)
         self.loss0 = float(self.y @ self.y) / (2 * self.n_samples)
-
-    @functools.cached_property
-    def x_ref(self):
-        """The least-squares point x_ls: reference point of the compiled kernels'
-        loss and of the moment features, whose vector part is the residual there
-        (zero when the data are interpolated, so the draw vanishes there to
-        rounding).  Computed on first use."""
-        return np.linalg.lstsq(self.A, self.y, rcond=None)[0]
-
-    @functools.cached_property
-    def _ref_residuals(self):
-        """``(r, m)``: the residuals r_i(x_ref) = a_i.x_ref - y_i and m = (1/n) sum_j a_j r_j(x_ref)."""
-        r = self.A @ self.x_ref - self.y
-        return r, self.A.T @ r / self.n_samples
 
     def _moment_features(self, rows):
         # g_i(x) - grad L(x) = (a_i a_i^T - H)(x - x_ref) + (a_i r_i(x_ref) - mean_j a_j r_j(x_ref))
