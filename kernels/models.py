@@ -85,6 +85,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
     draw_bounded = rng.draw_bounded
     kind_noise = np.uint64(R.KIND_NOISE)
     scratch_length = jit(moment_scratch_length)
+    vector_rows = lanes is not None
+    # rows of up to two vectors stay in registers (the CPU's d <= 16)
+    in_registers = 2 * lanes.LANES if vector_rows else 0
     if lanes is not None:
         bounded_lanes = lanes.bounded_lanes
         index_lanes_tail = lanes.index_lanes_tail
@@ -313,7 +316,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 W3[i] += a30 * u0
             k += 1
 
-    @jit
+    @hot
     def moments_noise(z, v, col, r, seed, path, step, wide, out):
         # sum_k zeta_k (S_k z + s_k) = W z + w with (W, w) = sum_k zeta_k (S_k, s_k):
         # the draw of toylab.models.DataSetModel with noise="moments", before
@@ -354,6 +357,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 wide[d + 2] = seed_hi
                 wide[d + 3] = seed_lo
             W = wide[d + 4 + lane * e :]
+            if vector_rows and d <= in_registers:
+                packed_mv(W, z, d, out)
+                return
             for c in range(d):
                 out[c] = W[tri + c]
             idx = 0
@@ -382,10 +388,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
     # ------------------------------------- the CPU's batch sums, in vectors
     if lanes is not None:
-        vload, vstore, splat, vfma, vmul, vadd, hsum = (
-            lanes.vload, lanes.vstore, lanes.splat, lanes.vfma, lanes.vmul, lanes.vadd, lanes.hsum
+        vload, vstore, splat, vfma, vmul, vadd, vsub, hsum = (
+            lanes.vload, lanes.vstore, lanes.splat, lanes.vfma, lanes.vmul, lanes.vadd, lanes.vsub, lanes.hsum
         )
         L = lanes.LANES
+        vload_window, hsum8 = lanes.vload_window, lanes.hsum8
 
         @hot
         def linear_rows(x, scale, M, v, idx, first, stride, B, w, out):
@@ -482,13 +489,90 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     zsum += zbuf[b]
             return s, zsum
 
-    # the CPU draws the per-sample noise of the linear models through noise_rows
-    vector_rows = lanes is not None
+        @hot
+        def upper_row(W, z_lo, z_hi, c, d, lo, hi):
+            # (S_cj z_j for j > c) in lane j (two vectors, added), from row c
+            # of the packed upper triangle, S_cj at c(2d - c + 1)/2 + j - c;
+            # zero where c >= d - 1 (no lane lies in either window)
+            at = c * (2 * d - c + 1) // 2 - c
+            return vfma(vload_window(W, at + L, c + 1 - L, hi), z_hi, vmul(vload_window(W, at, c + 1, lo), z_lo))
+
+        @hot
+        def packed_mv(W, z, d, out):
+            # out = S z + s for the symmetric S packed as its upper triangle row
+            # by row, then s (W), where d <= 16.  Row c is loaded with each
+            # column j in lane j (kernels.simd.vload_window), so that
+            #   out_j += S_cj z_c for j >= c    is a vector multiply-add, and
+            #   out_c += sum_{j > c} S_cj z_j   a product whose lanes hsum8
+            # adds for eight rows at once.  The scalar form's additions are a
+            # chain through out: 3x slower.
+            lo = min(d, L)
+            hi = d - L
+            z_lo = vload(z, 0, lo)
+            z_hi = vload(z, L, hi)
+            acc_lo = vload(W, d * (d + 1) // 2, lo)
+            acc_hi = vload(W, d * (d + 1) // 2 + L, hi)
+            at = 0
+            for c in range(d):
+                zc = splat(z[c])
+                acc_lo = vfma(vload_window(W, at, c, lo), zc, acc_lo)
+                acc_hi = vfma(vload_window(W, at + L, c - L, hi), zc, acc_hi)
+                at += d - c - 1
+            up = hsum8(
+                upper_row(W, z_lo, z_hi, 0, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 1, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 2, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 3, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 4, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 5, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 6, d, lo, hi),
+                upper_row(W, z_lo, z_hi, 7, d, lo, hi),
+            )
+            vstore(out, 0, lo, vadd(acc_lo, up))
+            if hi > 0:
+                up = hsum8(
+                    upper_row(W, z_lo, z_hi, 8, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 9, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 10, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 11, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 12, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 13, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 14, d, lo, hi),
+                    upper_row(W, z_lo, z_hi, 15, d, lo, hi),
+                )
+                vstore(out, L, hi, vadd(acc_hi, up))
+
+        @hot
+        def h_minus_b_lanes(x, scale, M, v, n, out):
+            # h_minus_b with out in two vector registers (d <= 16): the same
+            # products added in the same order, so the same bits
+            d = x.shape[0]
+            lo = min(d, L)
+            hi = d - L
+            acc_lo = splat(0.0)
+            acc_hi = splat(0.0)
+            for k in range(d):
+                zk = splat(scale * x[k])
+                acc_lo = vadd(acc_lo, vmul(zk, vload(M, (n + k) * d, lo)))
+                acc_hi = vadd(acc_hi, vmul(zk, vload(M, (n + k) * d + L, hi)))
+            vstore(out, 0, lo, vsub(acc_lo, vload(v, n, lo)))
+            vstore(out, L, hi, vsub(acc_hi, vload(v, n + L, hi)))
+
+    # the CPU draws the per-sample noise of the linear models through
+    # noise_rows, and forms the moment noise's S z + s through packed_mv
     if not vector_rows:
 
         @jit
         def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):  # never called (GPU)
             return 0.0, 0.0
+
+        @jit
+        def packed_mv(W, z, d, out):  # never called (GPU)
+            pass
+
+        @jit
+        def h_minus_b_lanes(x, scale, M, v, n, out):  # never called (GPU)
+            pass
 
     # ------------------------------------------------------ LinearRegression
     @hot
@@ -537,13 +621,16 @@ def build(jit, xp, rng, hot=None, lanes=None):
             s += 2.0 * v[n + 2 * d + c] * (scale * x[c] - v[n + d + c])
         return s
 
-    @jit
+    @hot
     def h_minus_b(x, scale, M, v, n, out):
         # out = H z - b with z = scale x, H = A^T A / n (M's rows n ..) and
         # b = A^T y / n (v[n : n+d]); H symmetric: out += z_k H[k, :] row by
         # row, a loop over c that vectorises, where a dot product per c is a
         # chain of d additions; each out[c] adds its terms in the order of k
         d = x.shape[0]
+        if vector_rows and d <= in_registers:
+            h_minus_b_lanes(x, scale, M, v, n, out)
+            return
         for c in range(d):
             out[c] = 0.0
         for k in range(d):
@@ -562,7 +649,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         n = int(p[0])
         return p[1] + 0.5 * quad_ls(x, 1.0, M, v, n, n)
 
-    @jit
+    @hot
     def lr_grad(x, M, v, p, aux, out):
         # grad L = H x - b with the precomputed H and b
         h_minus_b(x, 1.0, M, v, int(p[0]), out)
@@ -589,7 +676,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
     lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression", lr_rows_grad)
 
-    @jit
+    @hot
     def lr_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
         # p[3] = r columns of the moment factor (0: one normal per sample);
         # z(x) = x - x_ls and T(x) the identity
@@ -708,7 +795,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         sp_prepare(x, aux)
         return p[2] + 0.5 * quad_ls(x, aux[1], M, v, int(p[0]), int(p[0]))
 
-    @jit
+    @hot
     def sp_grad(x, M, v, p, aux, out):
         # L(x) = u^T H u / 2 - b.u + |y|^2 / 2n with u = x/|x|, H = A^T A / n
         # (M's rows n .. n+d-1) and b = A^T y / n (v[n : n+d]), so
@@ -763,7 +850,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             g2 += t1[c] * t1[c]
         return (s - quartic) * inv_norm * inv_norm - g2
 
-    @jit
+    @hot
     def sp_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
         # p[1] = r columns of the moment factor (0: one normal per sample);
         # z(x) = u = x/|x| and T(x) w = (w - (u.w) u)/|x|

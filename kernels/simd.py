@@ -155,6 +155,34 @@ def vload(typingctx, arr, start, count):
 
 
 @intrinsic
+def vload_window(typingctx, arr, start, lo, hi):
+    """``arr.flat[start + j]`` in the lanes j with ``lo <= j < hi``, zeros elsewhere.
+
+    Lanes outside the window are not read.  Row c of a packed upper
+    triangle, loaded from its start less c with lo = c, has each column j
+    in lane j.
+    """
+    _check_array(arr, (types.float64,), "vload_window")
+
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        start = args[1]
+        if start.type.width < 64:
+            start = builder.sext(start, _I64)
+        ptr = builder.bitcast(builder.gep(ary.data, [start]), _VD.as_pointer())
+        lo = args[2]
+        if lo.type.width < 64:
+            lo = builder.sext(lo, _I64)
+        lanes = ir.Constant(_VI, list(range(LANES)))
+        mask = builder.and_(_lane_mask(builder, args[3]), builder.icmp_signed(">=", lanes, _splat(builder, lo, _VI)))
+        fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
+        return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(_VD, [0.0] * LANES)])
+
+    return f64x8(arr, start, lo, hi), codegen
+
+
+@intrinsic
 def vstore(typingctx, arr, start, count, value):
     """``arr.flat[start : start + count] = value[:count]``; nothing else is written."""
     _check_array(arr, (types.float64,), "vstore")
@@ -185,6 +213,7 @@ def vfma(typingctx, a, b, c):
 
 vmul = _lanewise("fmul", f64x8, "``a * b`` lane by lane.")
 vadd = _lanewise("fadd", f64x8, "``a + b`` lane by lane.")
+vsub = _lanewise("fsub", f64x8, "``a - b`` lane by lane.")
 
 
 @intrinsic
@@ -204,6 +233,51 @@ def hsum(typingctx, v):
         return builder.fadd(builder.extract_element(pair, ir.Constant(_I32, 0)), builder.extract_element(pair, ir.Constant(_I32, 1)))
 
     return types.float64(f64x8), codegen
+
+
+@intrinsic
+def f64_bits(typingctx, x):
+    """The bits of the float64 ``x`` as an int64 (a bit cast, no conversion)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], _I64)
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def bits_f64(typingctx, i):
+    """The float64 whose bits are the int64 ``i`` (a bit cast)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def hsum8(typingctx, v0, v1, v2, v3, v4, v5, v6, v7):
+    """The vector whose lane c is ``hsum(v_c)``, added in :func:`hsum`'s order.
+
+    Eight horizontal sums at the cost of seven vector additions: the halves of
+    two vectors are paired by shuffles, then the quarters, then the lanes.
+    """
+
+    def codegen(context, builder, sig, args):
+        def pair(a, b, first, second):
+            mask = ir.VectorType(_I32, LANES)
+            return builder.fadd(
+                builder.shuffle_vector(a, b, ir.Constant(mask, first)),
+                builder.shuffle_vector(a, b, ir.Constant(mask, second)),
+            )
+
+        # lanes 0-3 of a (i + 4 added to i), then lanes 0-3 of b, likewise
+        halves = [pair(args[2 * k], args[2 * k + 1], [0, 1, 2, 3, 8, 9, 10, 11], [4, 5, 6, 7, 12, 13, 14, 15]) for k in range(4)]
+        # each vector's quarter sums: (s0 + s2, s1 + s3)
+        quarters = [pair(halves[2 * k], halves[2 * k + 1], [0, 1, 4, 5, 8, 9, 12, 13], [2, 3, 6, 7, 10, 11, 14, 15]) for k in range(2)]
+        return pair(quarters[0], quarters[1], [0, 2, 4, 6, 8, 10, 12, 14], [1, 3, 5, 7, 9, 11, 13, 15])
+
+    return f64x8(*([f64x8] * LANES)), codegen
 
 
 # ---------------------------------------------------------------- uint64

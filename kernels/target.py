@@ -24,7 +24,7 @@ def build(jit, hot=None, lanes=None):
     per-sample functions.  ``lanes``: ``kernels.simd`` on the CPU, None on
     the GPU (``kernels.models.build``)."""
     hot = jit if hot is None else hot
-    rng = _rng.build(hot, math)
+    rng = _rng.build(hot, math, None if lanes is None else (lanes.f64_bits, lanes.bits_f64))
     models = _models.build(jit, math, rng, hot, lanes)
     steps, observe = {}, {}
     for name, ns in models.items():

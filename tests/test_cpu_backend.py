@@ -11,7 +11,7 @@ import pytest
 import toylab
 from kernels import rng as R
 from kernels.cpu import MODELS as CPU_MODELS
-from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, SphereRegression, simulate
+from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, LinearRegression, SphereRegression, simulate
 from toylab._compiled import model_arrays, noise_scratch_length
 
 from .test_models import MODELS
@@ -181,7 +181,7 @@ def test_moment_sums_formed_ahead_serve_any_order(cls):
 
 @pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
 @pytest.mark.parametrize("noise", ["per_sample", "moments"])
-@pytest.mark.parametrize("d", [4, 21])
+@pytest.mark.parametrize("d", [4, 12, 16, 21])
 def test_noise_scratch_forms_agree(cls, noise, d):
     """The noise draw has two forms chosen by the length of its scratch: the
     CPU's (normals drawn a chunk at a time; the per-sample sums in vectors,
@@ -242,3 +242,19 @@ def test_sphere_records_match_the_model(scalar_models, targets, n, d):
             trace = ns["sigma1_trace"](x, M, v, p, np.zeros(2), np.zeros(d), np.zeros(d))
             assert loss == pytest.approx(model.loss(x), rel=1e-12)
             assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)
+
+
+@pytest.mark.parametrize("d", [3, 10, 16, 21])
+def test_gradient_in_vectors_is_the_scalar_gradient(scalar_models, d):
+    """LinearRegression's H x - b in two vector registers (d <= 16) adds the
+    same products in the same order as the scalar loop the GPU runs: the same
+    bits, so the backends' full-gradient steps stay identical."""
+    rng = np.random.default_rng(d)
+    A = rng.normal(size=(50, d))
+    model = LinearRegression(A, A @ rng.normal(size=d) + 0.1 * rng.normal(size=50))
+    M, v, p = model_arrays(model)
+    for x in rng.normal(size=(5, d)) * 3.0:
+        outs = [np.empty(d), np.empty(d)]
+        for ns, out in zip((CPU_MODELS["LinearRegression"], scalar_models["LinearRegression"]), outs):
+            ns["grad"](x, M, v, p, np.zeros(2), out)
+        np.testing.assert_array_equal(outs[0], outs[1])

@@ -155,6 +155,36 @@ _normal_pair = _NJIT_RNG.normal_pair
 
 
 @numba.njit
+def _njit_logs(log_unit, u, out):
+    for i in range(u.shape[0]):
+        out[i] = log_unit(u[i])
+
+
+def test_log_from_bits_is_the_portable_log():
+    """The CPU's log_unit splits u into 2**e m from its bits
+    (kernels.simd.f64_bits); the portable form, which NumPy and the GPU run,
+    finds the same e and m by scaling.  They are one function bit for bit:
+    over every binade of the uniforms, the mantissas on either side of
+    sqrt(2) (where m is halved) and a spread of random words."""
+    from kernels import simd
+
+    bits_rng = R.build(numba.njit(error_model="numpy"), math, (simd.f64_bits, simd.bits_f64))
+    rng = np.random.default_rng(11)
+    k = rng.integers(0, 2**52, size=100_000, dtype=np.uint64)
+    k[:53] = 2 ** np.arange(53, dtype=np.uint64) - 1
+    k[53:56] = [0, 2**52 - 1, 2**51]
+    u = (k.astype(np.float64) + 0.5) * 2.0**-52
+    sqrt2 = 2.0 * R._SQRT_HALF
+    edge = np.concatenate([np.nextafter(sqrt2, 0.0) - np.arange(4) * 2.0**-52, sqrt2 + np.arange(4) * 2.0**-52])
+    u = np.concatenate([u, *(edge * 2.0**-p for p in range(1, 53))])
+    u = u[(u > 0) & (u < 1)]
+    got = np.empty_like(u)
+    _njit_logs(bits_rng.log_unit, u, got)
+    np.testing.assert_array_equal(got, R.np_rng.log_unit(u))
+    np.testing.assert_array_equal(got[u == 0.5], math.log(0.5))
+
+
+@numba.njit
 def _njit_normals(seed, paths, step, kind, out):
     for i in range(paths.shape[0]):
         for b in range(out.shape[1] // 2):

@@ -46,6 +46,57 @@ def test_philox_lanes_known_answers(counter, key, expected):
         assert tuple(int(w) for w in out[:, other]) == ref
 
 
+@numba.njit
+def windows(a, start, lo, hi, out):
+    simd.vstore(out, 0, 8, simd.vload_window(a, start, lo, hi))
+
+
+@numba.njit
+def sums_of_eight(a, out):
+    s = simd.hsum8(
+        simd.vload(a, 0, 8), simd.vload(a, 8, 8), simd.vload(a, 16, 8), simd.vload(a, 24, 8),
+        simd.vload(a, 32, 8), simd.vload(a, 40, 8), simd.vload(a, 48, 8), simd.vload(a, 56, 8),
+    )
+    simd.vstore(out, 0, 8, s)
+    for c in range(8):
+        out[8 + c] = simd.hsum(simd.vload(a, 8 * c, 8))
+
+
+def test_window_loads_and_eight_horizontal_sums():
+    """vload_window(a, start, lo, hi) holds a[start + j] in lanes lo <= j < hi
+    and zeros elsewhere (a window at the array's end reads nothing past it);
+    hsum8's lane c is hsum of vector c, bit for bit."""
+    a = np.arange(1.0, 21.0)
+    out = np.empty(8)
+    for start, lo, hi in [(0, 0, 8), (4, 2, 5), (15, 0, 5), (12, 3, 8), (3, 6, 6), (0, 5, 2), (14, -3, 4)]:
+        windows(a, start, lo, hi, out)
+        ref = np.zeros(8)
+        for j in range(max(lo, 0), min(hi, 8)):
+            ref[j] = a[start + j]
+        np.testing.assert_array_equal(out, ref)
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=64) * 10.0 ** rng.integers(-12, 12, size=64)
+    out = np.empty(16)
+    sums_of_eight(x, out)
+    np.testing.assert_array_equal(out[:8], out[8:])
+
+
+@numba.njit
+def bit_casts(x, out):
+    for i in range(x.shape[0]):
+        out[i] = simd.f64_bits(x[i])
+        x[i] = simd.bits_f64(out[i])
+
+
+def test_bit_casts_are_numpy_views():
+    x = np.array([0.0, -0.0, 1.0, 2.0**-53, 0.7071067811865476, -3.5e300, np.inf])
+    out = np.empty(len(x), np.int64)
+    y = x.copy()
+    bit_casts(y, out)
+    np.testing.assert_array_equal(out, x.view(np.int64))
+    np.testing.assert_array_equal(y.view(np.int64), x.view(np.int64))
+
+
 CHUNK_CASES = [
     # (seed, path, first step, kind, n, B): the step word wrapping past 2**32,
     # paths and seeds above 2**32, B not a multiple of 4, n = 1, and
