@@ -498,14 +498,28 @@ def build(jit, xp, rng, hot=None, lanes=None):
             return vfma(vload_window(W, at + L, c + 1 - L, hi), z_hi, vmul(vload_window(W, at, c + 1, lo), z_lo))
 
         @hot
+        def upper_eight(W, z_lo, z_hi, c0, d, lo, hi):
+            # lane c - c0 holds sum_{j > c} S_cj z_j for the rows c0 .. c0 + 7
+            return hsum8(
+                upper_row(W, z_lo, z_hi, c0, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 1, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 2, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 3, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 4, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 5, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 6, d, lo, hi),
+                upper_row(W, z_lo, z_hi, c0 + 7, d, lo, hi),
+            )
+
+        @hot
         def packed_mv(W, z, d, out):
             # out = S z + s for the symmetric S packed as its upper triangle row
             # by row, then s (W), where d <= 16.  Row c is loaded with each
             # column j in lane j (kernels.simd.vload_window), so that
             #   out_j += S_cj z_c for j >= c    is a vector multiply-add, and
             #   out_c += sum_{j > c} S_cj z_j   a product whose lanes hsum8
-            # adds for eight rows at once.  The scalar form's additions are a
-            # chain through out: 3x slower.
+            # adds for eight rows at once, where the scalar form's additions
+            # are a chain through out.
             lo = min(d, L)
             hi = d - L
             z_lo = vload(z, 0, lo)
@@ -518,29 +532,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 acc_lo = vfma(vload_window(W, at, c, lo), zc, acc_lo)
                 acc_hi = vfma(vload_window(W, at + L, c - L, hi), zc, acc_hi)
                 at += d - c - 1
-            up = hsum8(
-                upper_row(W, z_lo, z_hi, 0, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 1, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 2, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 3, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 4, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 5, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 6, d, lo, hi),
-                upper_row(W, z_lo, z_hi, 7, d, lo, hi),
-            )
-            vstore(out, 0, lo, vadd(acc_lo, up))
+            vstore(out, 0, lo, vadd(acc_lo, upper_eight(W, z_lo, z_hi, 0, d, lo, hi)))
             if hi > 0:
-                up = hsum8(
-                    upper_row(W, z_lo, z_hi, 8, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 9, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 10, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 11, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 12, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 13, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 14, d, lo, hi),
-                    upper_row(W, z_lo, z_hi, 15, d, lo, hi),
-                )
-                vstore(out, L, hi, vadd(acc_hi, up))
+                vstore(out, L, hi, vadd(acc_hi, upper_eight(W, z_lo, z_hi, L, d, lo, hi)))
 
         @hot
         def h_minus_b_lanes(x, scale, M, v, n, out):
