@@ -408,7 +408,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             d = x.shape[0]
             sz = splat(scale)
             s = 0.0
-            if d <= 2 * L:
+            if d <= in_registers:
                 # z and the sums in registers; two samples a pass, each into
                 # its own sums: two chains of dependent additions, not one
                 lo = min(d, L)

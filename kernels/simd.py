@@ -94,6 +94,14 @@ def _address(context, builder, arrty, arr, start, vecty):
     return builder.bitcast(cgutils.gep(builder, ary.data, start), vecty.as_pointer())
 
 
+def _masked_load(context, builder, arrty, arr, start, mask):
+    # arr.flat[start + j] in the lanes j of mask, zeros in the others (not read)
+    ptr = _address(context, builder, arrty, arr, start, _VD)
+    fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
+    return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(_VD, [0.0] * LANES)])
+
+
 def _pointer_name(element):
     # the pointer's part of an overloaded intrinsic's name: opaque pointers
     # ("p0") from LLVM 15 on, whatever llvmlite's IR layer prints
@@ -146,10 +154,7 @@ def vload(typingctx, arr, start, count):
     _check_array(arr, (types.float64,), "vload")
 
     def codegen(context, builder, sig, args):
-        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VD)
-        fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
-        return builder.call(fn, [ptr, ir.Constant(_I32, 8), _lane_mask(builder, args[2]), ir.Constant(_VD, [0.0] * LANES)])
+        return _masked_load(context, builder, sig.args[0], args[0], args[1], _lane_mask(builder, args[2]))
 
     return f64x8(arr, start, count), codegen
 
@@ -165,19 +170,9 @@ def vload_window(typingctx, arr, start, lo, hi):
     _check_array(arr, (types.float64,), "vload_window")
 
     def codegen(context, builder, sig, args):
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        start = args[1]
-        if start.type.width < 64:
-            start = builder.sext(start, _I64)
-        ptr = builder.bitcast(builder.gep(ary.data, [start]), _VD.as_pointer())
-        lo = args[2]
-        if lo.type.width < 64:
-            lo = builder.sext(lo, _I64)
-        lanes = ir.Constant(_VI, list(range(LANES)))
-        mask = builder.and_(_lane_mask(builder, args[3]), builder.icmp_signed(">=", lanes, _splat(builder, lo, _VI)))
-        fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
-        return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(_VD, [0.0] * LANES)])
+        # lanes below hi and not below lo
+        mask = builder.and_(_lane_mask(builder, args[3]), builder.not_(_lane_mask(builder, args[2])))
+        return _masked_load(context, builder, sig.args[0], args[0], args[1], mask)
 
     return f64x8(arr, start, lo, hi), codegen
 

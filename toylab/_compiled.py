@@ -33,9 +33,6 @@ def _moment_arrays(model):
     return np.ascontiguousarray(U).reshape(-1), S.shape[0]
 
 
-_SPHERE_RECORDS = weakref.WeakKeyDictionary()
-
-
 def _least_squares_arrays(model):
     """``(M, v, L_ls, s_ls)``: what the records about the least-squares point
     x_ls of A z ~ y take (``kernels/models.py``: quad_ls, sq_residual_ls,
