@@ -285,6 +285,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
         W3 = out[3 * e : 4 * e]
         for i in range(zs):
             out[i] = 0.0
+        if vector_rows:
+            moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3)
+            return
         k = 0
         while k + 4 <= r:
             U0 = U[k * e :]
@@ -391,6 +394,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         vload, vstore, splat, vfma, vmul, vadd, vsub, hsum = (
             lanes.vload, lanes.vstore, lanes.splat, lanes.vfma, lanes.vmul, lanes.vadd, lanes.vsub, lanes.hsum
         )
+        fload, fstore = lanes.fload, lanes.fstore
         L = lanes.LANES
         vload_window, hsum8 = lanes.vload_window, lanes.hsum8
 
@@ -490,6 +494,60 @@ def build(jit, xp, rng, hot=None, lanes=None):
             return s, zsum
 
         @hot
+        def four_terms(w, a0, u0, a1, u1, a2, u2, a3, u3):
+            # (((w + a0 u0) + a1 u1) + a2 u2) + a3 u3, lane by lane
+            return vadd(vadd(vadd(vadd(w, vmul(a0, u0)), vmul(a1, u1)), vmul(a2, u2)), vmul(a3, u3))
+
+        @hot
+        def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):
+            # moment_sums' sums W_j += sum_k Z_j[k] U_k in vectors, the same
+            # terms in the same order as its scalar loops.  Written out: LLVM
+            # left those loops scalar (four sums and four rows of one array
+            # are more overlaps than it checks at run time), at a third of
+            # the speed.
+            full = e - e % L
+            k = 0
+            while k + 4 <= r:
+                U0 = U[k * e :]
+                U1 = U[(k + 1) * e :]
+                U2 = U[(k + 2) * e :]
+                U3 = U[(k + 3) * e :]
+                a00, a01, a02, a03 = splat(Z0[k]), splat(Z0[k + 1]), splat(Z0[k + 2]), splat(Z0[k + 3])
+                a10, a11, a12, a13 = splat(Z1[k]), splat(Z1[k + 1]), splat(Z1[k + 2]), splat(Z1[k + 3])
+                a20, a21, a22, a23 = splat(Z2[k]), splat(Z2[k + 1]), splat(Z2[k + 2]), splat(Z2[k + 3])
+                a30, a31, a32, a33 = splat(Z3[k]), splat(Z3[k + 1]), splat(Z3[k + 2]), splat(Z3[k + 3])
+                for i in range(0, full, L):
+                    u0, u1, u2, u3 = fload(U0, i), fload(U1, i), fload(U2, i), fload(U3, i)
+                    fstore(W0, i, four_terms(fload(W0, i), a00, u0, a01, u1, a02, u2, a03, u3))
+                    fstore(W1, i, four_terms(fload(W1, i), a10, u0, a11, u1, a12, u2, a13, u3))
+                    fstore(W2, i, four_terms(fload(W2, i), a20, u0, a21, u1, a22, u2, a23, u3))
+                    fstore(W3, i, four_terms(fload(W3, i), a30, u0, a31, u1, a32, u2, a33, u3))
+                for i in range(full, e):
+                    # the last e mod 8 one by one: a masked store costs some
+                    # ten times a plain one on AMD's cores
+                    u0, u1, u2, u3 = U0[i], U1[i], U2[i], U3[i]
+                    W0[i] = (((W0[i] + Z0[k] * u0) + Z0[k + 1] * u1) + Z0[k + 2] * u2) + Z0[k + 3] * u3
+                    W1[i] = (((W1[i] + Z1[k] * u0) + Z1[k + 1] * u1) + Z1[k + 2] * u2) + Z1[k + 3] * u3
+                    W2[i] = (((W2[i] + Z2[k] * u0) + Z2[k + 1] * u1) + Z2[k + 2] * u2) + Z2[k + 3] * u3
+                    W3[i] = (((W3[i] + Z3[k] * u0) + Z3[k + 1] * u1) + Z3[k + 2] * u2) + Z3[k + 3] * u3
+                k += 4
+            while k < r:
+                Uk = U[k * e :]
+                a0, a1, a2, a3 = splat(Z0[k]), splat(Z1[k]), splat(Z2[k]), splat(Z3[k])
+                for i in range(0, full, L):
+                    u = fload(Uk, i)
+                    fstore(W0, i, vadd(fload(W0, i), vmul(a0, u)))
+                    fstore(W1, i, vadd(fload(W1, i), vmul(a1, u)))
+                    fstore(W2, i, vadd(fload(W2, i), vmul(a2, u)))
+                    fstore(W3, i, vadd(fload(W3, i), vmul(a3, u)))
+                for i in range(full, e):
+                    W0[i] += Z0[k] * Uk[i]
+                    W1[i] += Z1[k] * Uk[i]
+                    W2[i] += Z2[k] * Uk[i]
+                    W3[i] += Z3[k] * Uk[i]
+                k += 1
+
+        @hot
         def upper_row(W, z_lo, z_hi, c, d, lo, hi):
             # (S_cj z_j for j > c) in lane j (two vectors, added), from row c
             # of the packed upper triangle, S_cj at c(2d - c + 1)/2 + j - c;
@@ -559,6 +617,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
         @jit
         def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):  # never called (GPU)
             return 0.0, 0.0
+
+        @jit
+        def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):  # never called (GPU)
+            pass
 
         @jit
         def packed_mv(W, z, d, out):  # never called (GPU)

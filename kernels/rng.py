@@ -114,6 +114,7 @@ _LN2_LO = 1.90821492927058770002e-10
 _SQRT_HALF = 0.70710678118654752440
 _MANTISSA = np.int64((1 << 52) - 1)
 _ONE_BITS = np.int64(1023 << 52)  # the bits of 1.0
+_TWO52_BITS = np.int64(1075 << 52)  # the bits of 2**52
 
 
 def build(jit, xp, bits=None):
@@ -179,11 +180,27 @@ def build(jit, xp, bits=None):
             seed >> _S32,
         )
 
-    @jit
-    def unit(hi, lo):
-        """Uniform double strictly inside (0, 1) from two 32-bit words."""
-        k = (hi << _S20) | (lo >> _S12)
-        return (k + 0.5) * _TWO_M52
+    if bits is None:
+
+        @jit
+        def unit(hi, lo):
+            """Uniform double strictly inside (0, 1) from two 32-bit words."""
+            k = (hi << _S20) | (lo >> _S12)
+            return (k + 0.5) * _TWO_M52
+
+    else:
+        f64_bits, bits_f64 = bits
+
+        @jit
+        def unit(hi, lo):
+            """Uniform double strictly inside (0, 1) from two 32-bit words.
+
+            k + 0.5 from the bits of 2**52 + k (k < 2**52), both steps exact:
+            the same number as the portable form, without a conversion from
+            a 64-bit integer, which the CPU's vectors lack (AVX2) and would
+            make one lane at a time."""
+            k = (hi << _S20) | (lo >> _S12)
+            return (bits_f64(np.int64(k) | _TWO52_BITS) - (2.0**52 - 0.5)) * _TWO_M52
 
     @jit
     def log_reduced(m, e):
@@ -232,7 +249,6 @@ def build(jit, xp, bits=None):
             return log_reduced(u, e)
 
     else:
-        f64_bits, bits_f64 = bits
 
         @jit
         def log_unit(u):
@@ -244,7 +260,10 @@ def build(jit, xp, bits=None):
             ub = f64_bits(u)
             big = bits_f64((ub & _MANTISSA) | _ONE_BITS)
             t = big >= 2.0 * _SQRT_HALF
-            return log_reduced(big * (1.0 - 0.5 * t), np.float64((ub >> 52) - 1023) + t)
+            # the biased exponent (below 2**11) as a double through the bits of
+            # 2**52 + E, like unit's k: exact, and no integer conversion
+            biased = bits_f64((ub >> 52) | _TWO52_BITS) - (2.0**52 + 1023.0)
+            return log_reduced(big * (1.0 - 0.5 * t), biased + t)
 
     @jit
     def cos_sin_2pi(u):

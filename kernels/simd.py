@@ -192,6 +192,30 @@ def vstore(typingctx, arr, start, count, value):
     return types.none(arr, start, count, value), codegen
 
 
+@intrinsic
+def fload(typingctx, arr, start):
+    """``arr.flat[start : start + 8]``, all eight read (no mask: the caller
+    knows they lie in the array)."""
+    _check_array(arr, (types.float64,), "fload")
+
+    def codegen(context, builder, sig, args):
+        return builder.load(_address(context, builder, sig.args[0], args[0], args[1], _VD), align=8)
+
+    return f64x8(arr, start), codegen
+
+
+@intrinsic
+def fstore(typingctx, arr, start, value):
+    """``arr.flat[start : start + 8] = value`` (no mask, like :func:`fload`)."""
+    _check_array(arr, (types.float64,), "fstore")
+
+    def codegen(context, builder, sig, args):
+        builder.store(args[2], _address(context, builder, sig.args[0], args[0], args[1], _VD), align=8)
+        return context.get_dummy_value()
+
+    return types.none(arr, start, value), codegen
+
+
 splat = _broadcast(f64x8, types.float64, _VD, "Eight copies of the float64 ``x``.")
 
 

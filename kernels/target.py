@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from types import SimpleNamespace
 
+import numpy as np
+
 from . import DIVERGENCE_BOUND
 from . import models as _models
 from . import rng as _rng
@@ -24,7 +26,14 @@ def build(jit, hot=None, lanes=None):
     per-sample functions.  ``lanes``: ``kernels.simd`` on the CPU, None on
     the GPU (``kernels.models.build``)."""
     hot = jit if hot is None else hot
-    rng = _rng.build(hot, math, None if lanes is None else (lanes.f64_bits, lanes.bits_f64))
+    if lanes is None:
+        rng = _rng.build(hot, math)
+    else:
+        # floor as a double: Numba's math.floor gives an int64, whose
+        # conversion back to a double the CPU's vectors lack (AVX2) and make
+        # a lane at a time; the values are the same
+        cpu_math = SimpleNamespace(sqrt=math.sqrt, floor=np.floor)
+        rng = _rng.build(hot, cpu_math, (lanes.f64_bits, lanes.bits_f64))
     models = _models.build(jit, math, rng, hot, lanes)
     steps, observe = {}, {}
     for name, ns in models.items():

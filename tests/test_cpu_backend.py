@@ -258,3 +258,27 @@ def test_gradient_in_vectors_is_the_scalar_gradient(scalar_models, d):
         for ns, out in zip((CPU_MODELS["LinearRegression"], scalar_models["LinearRegression"]), outs):
             ns["grad"](x, M, v, p, np.zeros(2), out)
         np.testing.assert_array_equal(outs[0], outs[1])
+
+
+@pytest.mark.parametrize("cls", ["LinearRegression", "SphereRegression"])
+@pytest.mark.parametrize("d", [2, 4, 6, 12])
+def test_moment_sums_in_vectors_are_the_scalar_sums(scalar_models, cls, d):
+    """The CPU forms the moment sums (W, w) = sum_k zeta_k (S_k, s_k) of four
+    steps in vectors (kernels/models.py::moment_rows); the scalar loops add
+    the same terms in the same order: the sums they leave in the scratch are
+    the same bits.  d = 2, 4, 6, 12 give r = e = d(d+1)/2 + d of 5, 14, 27
+    and 90: no whole vector of 8, then tails of 6, 3 and 2 numbers, and r
+    mod 4 of 1, 2 and 3 (remainder rows after the passes of four)."""
+    rng = np.random.default_rng(40 + d)
+    A = rng.normal(size=(150, d))
+    model = getattr(toylab, cls)(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=150), noise="moments")
+    M, v, p = model_arrays(model)
+    e = d * (d + 1) // 2 + d
+    x = rng.normal(size=d)
+    sums = []
+    for ns in (CPU_MODELS[cls], scalar_models[cls]):
+        t2 = np.full(noise_scratch_length(model), np.nan)
+        ns["noise_unit"](x, M, v, p, np.uint64(9), 17, 5, np.zeros(2), np.zeros(d), t2, np.empty(d))
+        sums.append(t2[d + 4 : d + 4 + 4 * e])
+    assert np.isfinite(sums[0]).all()
+    np.testing.assert_array_equal(sums[0], sums[1])

@@ -201,3 +201,47 @@ def test_numpy_and_compiled_normals_are_bit_identical():
     out = np.empty((len(paths), 40))
     _njit_normals(21, paths, 4, R.KIND_NOISE, out)
     np.testing.assert_array_equal(out, R.normals(21, paths, 4, R.KIND_NOISE, 40))
+
+
+
+@numba.njit(error_model="numpy")
+def _njit_units_and_turns(unit, cos_sin_2pi, k, out):
+    # unit from its two words, then cos and sin of 2 pi u, for each k < 2**52
+    for i in range(k.shape[0]):
+        u = unit(k[i] >> np.uint64(20), (k[i] & np.uint64(0xFFFFF)) << np.uint64(12))
+        out[0, i] = u
+        out[1, i], out[2, i] = cos_sin_2pi(u)
+
+
+@numba.njit(error_model="numpy")
+def _njit_fill(fill_normals, seed, paths, step, kind, out):
+    for i in range(paths.shape[0]):
+        fill_normals(seed, paths[i], step, kind, 0, out.shape[1] // 2, out[i])
+
+
+def test_cpu_generator_is_the_portable_one():
+    """The CPU's build of the generator (kernels.cpu: unit's k + 0.5 and the
+    logarithm's exponent read from the bits of 2**52 + k, floor returning a
+    double) gives the portable numbers bit for bit: the uniforms at the ends
+    of their range and in every binade, cos and sin about the quarter turns,
+    and the normals of the NumPy build, drawn as the CPU's kernels draw them
+    (fill_normals, a loop that vectorises)."""
+    from kernels import cpu
+
+    rng = np.random.default_rng(12)
+    k = rng.integers(0, 2**52, size=20_000, dtype=np.uint64)
+    k[:53] = 2 ** np.arange(53, dtype=np.uint64) - 1
+    k[53:56] = [0, 2**52 - 1, 2**51]
+    quarters = np.array([2**50 * q + j for q in (1, 2, 3) for j in (-2, -1, 0, 1)], dtype=np.uint64)
+    k = np.concatenate([k, quarters])
+    got = np.empty((3, k.size))
+    _njit_units_and_turns(cpu.RNG.unit, cpu.RNG.cos_sin_2pi, k, got)
+    u = R.np_rng.unit(k >> np.uint64(20), (k & np.uint64(0xFFFFF)) << np.uint64(12))
+    np.testing.assert_array_equal(got[0], u)
+    c, s = R.np_rng.cos_sin_2pi(u)
+    np.testing.assert_array_equal(got[1], c)
+    np.testing.assert_array_equal(got[2], s)
+    paths = np.arange(500, dtype=np.int64)
+    out = np.empty((len(paths), 64))
+    _njit_fill(cpu.RNG.fill_normals, 21, paths, 4, R.KIND_NOISE, out)
+    np.testing.assert_array_equal(out, R.normals(21, paths, 4, R.KIND_NOISE, 64))
