@@ -501,10 +501,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
         @hot
         def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):
             # moment_sums' sums W_j += sum_k Z_j[k] U_k in vectors, the same
-            # terms in the same order as its scalar loops.  Written out: LLVM
-            # left those loops scalar (four sums and four rows of one array
-            # are more overlaps than it checks at run time), at a third of
-            # the speed.
+            # terms in the same order as its scalar loops, which LLVM
+            # vectorised only in part (four sums and four rows, views of two
+            # arrays, that may overlap): about a tenth less time on the
+            # sums' arithmetic (BENCHMARKS.md, fde64ac).
             full = e - e % L
             k = 0
             while k + 4 <= r:
