@@ -285,9 +285,9 @@ def build(jit, xp, rng, hot=None, lanes=None):
         W3 = out[3 * e : 4 * e]
         for i in range(zs):
             out[i] = 0.0
-        if vector_rows:
-            moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3)
-            return
+        # the CPU sums the first numbers of each row in vectors, the rest here;
+        # each number's sum adds its terms in the same order either way
+        first = moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3) if vector_rows else 0
         k = 0
         while k + 4 <= r:
             U0 = U[k * e :]
@@ -298,7 +298,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             a10, a11, a12, a13 = Z1[k], Z1[k + 1], Z1[k + 2], Z1[k + 3]
             a20, a21, a22, a23 = Z2[k], Z2[k + 1], Z2[k + 2], Z2[k + 3]
             a30, a31, a32, a33 = Z3[k], Z3[k + 1], Z3[k + 2], Z3[k + 3]
-            for i in range(e):
+            for i in range(first, e):
                 u0 = U0[i]
                 u1 = U1[i]
                 u2 = U2[i]
@@ -311,7 +311,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         while k < r:
             U0 = U[k * e :]
             a00, a10, a20, a30 = Z0[k], Z1[k], Z2[k], Z3[k]
-            for i in range(e):
+            for i in range(first, e):
                 u0 = U0[i]
                 W0[i] += a00 * u0
                 W1[i] += a10 * u0
@@ -500,11 +500,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
         @hot
         def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):
-            # moment_sums' sums W_j += sum_k Z_j[k] U_k in vectors, the same
-            # terms in the same order as its scalar loops, which LLVM
-            # vectorised only in part (four sums and four rows, views of two
-            # arrays, that may overlap): about a tenth less time on the
-            # sums' arithmetic (BENCHMARKS.md, fde64ac).
+            # moment_sums' sums W_j += sum_k Z_j[k] U_k in whole vectors over
+            # the first e - e mod 8 numbers of each row (returned; the rest
+            # are moment_sums' scalar loops), unmasked: a masked store costs
+            # some ten times a plain one on AMD's cores.  The same terms in the
+            # same order as the scalar loops, which LLVM vectorised only in
+            # part (four sums and four rows, views of two arrays, that may
+            # overlap): about a tenth less time on the sums' arithmetic
+            # (BENCHMARKS.md, fde64ac).
             full = e - e % L
             k = 0
             while k + 4 <= r:
@@ -522,30 +525,17 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     fstore(W1, i, four_terms(fload(W1, i), a10, u0, a11, u1, a12, u2, a13, u3))
                     fstore(W2, i, four_terms(fload(W2, i), a20, u0, a21, u1, a22, u2, a23, u3))
                     fstore(W3, i, four_terms(fload(W3, i), a30, u0, a31, u1, a32, u2, a33, u3))
-                for i in range(full, e):
-                    # the last e mod 8 one by one: a masked store costs some
-                    # ten times a plain one on AMD's cores
-                    u0, u1, u2, u3 = U0[i], U1[i], U2[i], U3[i]
-                    W0[i] = (((W0[i] + Z0[k] * u0) + Z0[k + 1] * u1) + Z0[k + 2] * u2) + Z0[k + 3] * u3
-                    W1[i] = (((W1[i] + Z1[k] * u0) + Z1[k + 1] * u1) + Z1[k + 2] * u2) + Z1[k + 3] * u3
-                    W2[i] = (((W2[i] + Z2[k] * u0) + Z2[k + 1] * u1) + Z2[k + 2] * u2) + Z2[k + 3] * u3
-                    W3[i] = (((W3[i] + Z3[k] * u0) + Z3[k + 1] * u1) + Z3[k + 2] * u2) + Z3[k + 3] * u3
                 k += 4
             while k < r:
-                Uk = U[k * e :]
                 a0, a1, a2, a3 = splat(Z0[k]), splat(Z1[k]), splat(Z2[k]), splat(Z3[k])
                 for i in range(0, full, L):
-                    u = fload(Uk, i)
+                    u = fload(U, k * e + i)
                     fstore(W0, i, vadd(fload(W0, i), vmul(a0, u)))
                     fstore(W1, i, vadd(fload(W1, i), vmul(a1, u)))
                     fstore(W2, i, vadd(fload(W2, i), vmul(a2, u)))
                     fstore(W3, i, vadd(fload(W3, i), vmul(a3, u)))
-                for i in range(full, e):
-                    W0[i] += Z0[k] * Uk[i]
-                    W1[i] += Z1[k] * Uk[i]
-                    W2[i] += Z2[k] * Uk[i]
-                    W3[i] += Z3[k] * Uk[i]
                 k += 1
+            return full
 
         @hot
         def upper_row(W, z_lo, z_hi, c, d, lo, hi):
@@ -620,7 +610,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
         @jit
         def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):  # never called (GPU)
-            pass
+            return 0
 
         @jit
         def packed_mv(W, z, d, out):  # never called (GPU)
