@@ -180,28 +180,6 @@ def build(jit, xp, bits=None):
             seed >> _S32,
         )
 
-    if bits is None:
-
-        @jit
-        def unit(hi, lo):
-            """Uniform double strictly inside (0, 1) from two 32-bit words."""
-            k = (hi << _S20) | (lo >> _S12)
-            return (k + 0.5) * _TWO_M52
-
-    else:
-        f64_bits, bits_f64 = bits
-
-        @jit
-        def unit(hi, lo):
-            """Uniform double strictly inside (0, 1) from two 32-bit words.
-
-            k + 0.5 from the bits of 2**52 + k (k < 2**52), both steps exact:
-            the same number as the portable form, without a conversion from
-            a 64-bit integer, which the CPU's vectors lack (AVX2) and would
-            make one lane at a time."""
-            k = (hi << _S20) | (lo >> _S12)
-            return (bits_f64(np.int64(k) | _TWO52_BITS) - (2.0**52 - 0.5)) * _TWO_M52
-
     @jit
     def log_reduced(m, e):
         """log(2**e m) for m in [sqrt(1/2), sqrt(2)) (fdlibm's e_log.c)."""
@@ -214,6 +192,12 @@ def build(jit, xp, bits=None):
         return e * _LN2_HI - ((hfsq - (s * (hfsq + r) + e * _LN2_LO)) - f)
 
     if bits is None:
+
+        @jit
+        def unit(hi, lo):
+            """Uniform double strictly inside (0, 1) from two 32-bit words."""
+            k = (hi << _S20) | (lo >> _S12)
+            return (k + 0.5) * _TWO_M52
 
         @jit
         def log_unit(u):
@@ -249,6 +233,18 @@ def build(jit, xp, bits=None):
             return log_reduced(u, e)
 
     else:
+        f64_bits, bits_f64 = bits
+
+        @jit
+        def unit(hi, lo):
+            """Uniform double strictly inside (0, 1) from two 32-bit words.
+
+            k + 0.5 from the bits of 2**52 + k (k < 2**52), both steps exact:
+            the same number as the portable form, without a conversion from
+            a 64-bit integer, which the CPU's vectors lack (AVX2) and would
+            make one lane at a time."""
+            k = (hi << _S20) | (lo >> _S12)
+            return (bits_f64(np.int64(k) | _TWO52_BITS) - (2.0**52 - 0.5)) * _TWO_M52
 
         @jit
         def log_unit(u):
