@@ -46,6 +46,9 @@ from . import target as _target
 # three times the O(d^2) gradient's own work.  The observables, the moment
 # sums of four steps and the per-sample noise's sums over the n samples
 # (called per record, once in four steps, or doing O(n) work) stay calls.
+# The kernel advances a path from one record time to the next
+# (kernels.steps.build's advance): SGD and SVAG on the linear models keep x in
+# vector registers over those steps.
 #
 # error_model="numpy": a float division by zero gives inf or nan (which the
 # divergence test then counts) instead of raising, so no exception branch sits
@@ -55,7 +58,7 @@ ERROR_MODEL = "numpy"
 _CPU = _target.build(
     njit(error_model=ERROR_MODEL), hot=njit(inline="always", error_model=ERROR_MODEL), lanes=_simd
 )
-RNG, MODELS, STEPS, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.observe
+RNG, MODELS, STEPS, ADVANCE, OBSERVE = _CPU.rng, _CPU.models, _CPU.steps, _CPU.advance, _CPU.observe
 START_PATH, FINITE = _CPU.start_path, _CPU.finite
 
 KERNEL_TEMPLATE = '''\
@@ -64,9 +67,9 @@ import numpy as np
 from numba import njit, prange
 
 from kernels import STAT_BLOCK
-from kernels.cpu import ERROR_MODEL, FINITE, OBSERVE, START_PATH, STEPS
+from kernels.cpu import ADVANCE, ERROR_MODEL, OBSERVE, START_PATH
 
-_step = STEPS[{model!r}][{algorithm!r}]
+_advance = ADVANCE[{model!r}][{algorithm!r}]
 _observe = OBSERVE[{model!r}]
 
 
@@ -128,10 +131,12 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
                     r += 1
                 if k == n_steps:
                     break
-                _step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-                k += 1
-                # a diverged path stops here: it is missing from every later record
-                if not FINITE(x):
+                # on to the next record time (r < R since k < n_steps); a
+                # diverged path stops: it is missing from every later record
+                k_next = record_steps[r]
+                alive = _advance(x, k, k_next, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+                k = k_next
+                if not alive:
                     break
 '''
 

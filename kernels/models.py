@@ -37,6 +37,10 @@ the sums of its r columns for SUMS_AT_ONCE steps at once):
   streams exactly as ``toylab._numpy_backend`` documents
 * ``noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out)``: a draw of
   N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream
+* ``batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path,
+  step, kind) -> (g_lo, g_hi)`` (the CPU's linear models, d <= 16; None
+  elsewhere): B times ``batch_grad`` with replacement, x and the result in
+  two 8-lane vectors (``kernels.steps.build``'s ``advance``)
 
 The formulas are those of ``toylab.models`` (the NumPy reference), which the
 tests hold these to.
@@ -94,16 +98,21 @@ def build(jit, xp, rng, hot=None, lanes=None):
         STEPS_AT_ONCE = lanes.STEPS_AT_ONCE
 
     # ---------------------------------------------------------------- finite
-    def finite(sample_grad_add, prepare, tag, rows_grad=None):
-        """batch_grad, noise_unit and sigma1_trace of a finite data set from its g_i.
+    def finite(sample_grad_add, prepare, tag, rows_grad=None, rows_lanes=None):
+        """batch_grad, noise_unit, sigma1_trace and batch_sum_lanes of a finite data set from its g_i.
 
         ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``;
         ``tag`` (the model's name) keeps the compiled symbols apart.
         ``rows_grad(x, M, v, p, idx, first, stride, B, aux, out)`` (CPU,
         optional) writes the sum of g_i over i = idx[first + stride b],
         b < B, faster than B calls of ``sample_grad_add``.
+        ``rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B) -> (g_lo, g_hi)``
+        (CPU, optional, d <= 16): the same sum with x and the result in two
+        8-lane vectors; ``batch_sum_lanes`` (None without it) draws the batch
+        with replacement and calls it.
         """
         tjit = tagged(jit, tag)
+        batch_sum_lanes = None
 
         if lanes is None:
 
@@ -136,7 +145,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     out[first + b] = draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n))
 
             @tagged(hot, tag)
-            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+            def batch_indices(perm, buf, cur, seed, path, step, kind, n, B):
+                # Where in perm the B indices of the step lie: (first, stride).
                 # The same indices, drawn 8 steps at a time in vectors
                 # (kernels.simd.bounded_lanes), into perm as laid out by
                 # kernels.simd.index_lanes_length.  The stamp (step0, path,
@@ -158,10 +168,26 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     perm[tail + 4] = np.int64(seed)
                 if (perm[tail] >> lane) & 1:
                     # a word of this step may be rejected: the stream word by word
+                    cur[0] = 0
                     draw_step(buf, cur, seed, path, step, kind, n, B, perm, tail + 5)
-                    summed(x, M, v, p, perm, tail + 5, 1, B, aux, out)
-                else:
-                    summed(x, M, v, p, perm, lane, STEPS_AT_ONCE, B, aux, out)
+                    return tail + 5, 1
+                return lane, STEPS_AT_ONCE
+
+            @tagged(hot, tag)
+            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+                first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, n, B)
+                summed(x, M, v, p, perm, first, stride, B, aux, out)
+
+            if rows_lanes is not None:
+
+                @tagged(hot, tag)
+                def batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path, step, kind):
+                    # sum_b g_i(x) over the step's batch, sampled with
+                    # replacement, for x = (x_lo, x_hi) in registers (d <= 16):
+                    # with_replacement without x's round trip through memory
+                    # (kernels.steps.build's advance)
+                    first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, int(p[0]), B)
+                    return rows_lanes(x_lo, x_hi, d, M, v, perm, first, stride, B)
 
         @tagged(hot, tag)
         def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
@@ -259,7 +285,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 mean_sq += (t2[c] / n) * (t2[c] / n)
             return sq / n - mean_sq
 
-        return batch_grad, noise_unit, sigma1_trace
+        return batch_grad, noise_unit, sigma1_trace, batch_sum_lanes
 
     # --------------------------------------------------- moment-factor noise
     @jit
@@ -399,6 +425,50 @@ def build(jit, xp, rng, hot=None, lanes=None):
         vload_window, hsum8 = lanes.vload_window, lanes.hsum8
 
         @hot
+        def linear_rows_lanes(z_lo, z_hi, d, M, v, idx, first, stride, B, w):
+            # linear_rows for d <= 16, z = (z_lo, z_hi) and the sums in
+            # registers: (sum_b w_b r_i a_i in two vectors, sum_b w_b r_i (a_i.z)).
+            # Two samples a pass, each into its own sums: two chains of
+            # dependent additions, not one.
+            lo = min(d, L)
+            hi = d - L
+            g_lo = splat(0.0)
+            g_hi = splat(0.0)
+            h_lo = splat(0.0)
+            h_hi = splat(0.0)
+            s = 0.0
+            t = 0.0
+            b = 0
+            while b + 2 <= B:
+                i = first + b if idx is None else idx[first + stride * b]
+                j = first + b + 1 if idx is None else idx[first + stride * (b + 1)]
+                a_lo = vload(M, i * d, lo)
+                a_hi = vload(M, i * d + L, hi)
+                c_lo = vload(M, j * d, lo)
+                c_hi = vload(M, j * d + L, hi)
+                az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
+                ra = az - v[i] if w is None else w[b] * (az - v[i])
+                rc = cz - v[j] if w is None else w[b + 1] * (cz - v[j])
+                s += ra * az
+                t += rc * cz
+                g_lo = vfma(splat(ra), a_lo, g_lo)
+                g_hi = vfma(splat(ra), a_hi, g_hi)
+                h_lo = vfma(splat(rc), c_lo, h_lo)
+                h_hi = vfma(splat(rc), c_hi, h_hi)
+                b += 2
+            if b < B:
+                i = first + b if idx is None else idx[first + stride * b]
+                a_lo = vload(M, i * d, lo)
+                a_hi = vload(M, i * d + L, hi)
+                az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                ra = az - v[i] if w is None else w[b] * (az - v[i])
+                s += ra * az
+                g_lo = vfma(splat(ra), a_lo, g_lo)
+                g_hi = vfma(splat(ra), a_hi, g_hi)
+            return vadd(g_lo, h_lo), vadd(g_hi, h_hi), s + t
+
+        @hot
         def linear_rows(x, scale, M, v, idx, first, stride, B, w, out):
             # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
             # for i = idx[first + stride b], b < B (i = first + b where idx is
@@ -413,48 +483,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
             sz = splat(scale)
             s = 0.0
             if d <= in_registers:
-                # z and the sums in registers; two samples a pass, each into
-                # its own sums: two chains of dependent additions, not one
                 lo = min(d, L)
                 hi = d - L
-                z_lo = vmul(vload(x, 0, lo), sz)
-                z_hi = vmul(vload(x, L, hi), sz)
-                g_lo = splat(0.0)
-                g_hi = splat(0.0)
-                h_lo = splat(0.0)
-                h_hi = splat(0.0)
-                t = 0.0
-                b = 0
-                while b + 2 <= B:
-                    i = first + b if idx is None else idx[first + stride * b]
-                    j = first + b + 1 if idx is None else idx[first + stride * (b + 1)]
-                    a_lo = vload(M, i * d, lo)
-                    a_hi = vload(M, i * d + L, hi)
-                    c_lo = vload(M, j * d, lo)
-                    c_hi = vload(M, j * d + L, hi)
-                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                    cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
-                    ra = az - v[i] if w is None else w[b] * (az - v[i])
-                    rc = cz - v[j] if w is None else w[b + 1] * (cz - v[j])
-                    s += ra * az
-                    t += rc * cz
-                    g_lo = vfma(splat(ra), a_lo, g_lo)
-                    g_hi = vfma(splat(ra), a_hi, g_hi)
-                    h_lo = vfma(splat(rc), c_lo, h_lo)
-                    h_hi = vfma(splat(rc), c_hi, h_hi)
-                    b += 2
-                if b < B:
-                    i = first + b if idx is None else idx[first + stride * b]
-                    a_lo = vload(M, i * d, lo)
-                    a_hi = vload(M, i * d + L, hi)
-                    az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                    ra = az - v[i] if w is None else w[b] * (az - v[i])
-                    s += ra * az
-                    g_lo = vfma(splat(ra), a_lo, g_lo)
-                    g_hi = vfma(splat(ra), a_hi, g_hi)
-                vstore(out, 0, lo, vadd(g_lo, h_lo))
-                vstore(out, L, hi, vadd(g_hi, h_hi))
-                return s + t
+                g_lo, g_hi, s = linear_rows_lanes(
+                    vmul(vload(x, 0, lo), sz), vmul(vload(x, L, hi), sz), d, M, v, idx, first, stride, B, w
+                )
+                vstore(out, 0, lo, g_lo)
+                vstore(out, L, hi, g_hi)
+                return s
             for c in range(d):
                 out[c] = 0.0
             for b in range(B):
@@ -714,13 +750,21 @@ def build(jit, xp, rng, hot=None, lanes=None):
         return s
 
     lr_rows_grad = None
+    lr_rows_lanes = None
     if lanes is not None:
 
         @hot
         def lr_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
             linear_rows(x, 1.0, M, v, idx, first, stride, B, None, out)
 
-    lr_batch, lr_noise_per_sample, _ = finite(lr_sample_grad_add, lr_prepare, "LinearRegression", lr_rows_grad)
+        @hot
+        def lr_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B):
+            g_lo, g_hi, _ = linear_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B, None)
+            return g_lo, g_hi
+
+    lr_batch, lr_noise_per_sample, _, lr_batch_lanes = finite(
+        lr_sample_grad_add, lr_prepare, "LinearRegression", lr_rows_grad, lr_rows_lanes
+    )
 
     @hot
     def lr_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
@@ -859,6 +903,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             out[c] = (out[c] - ug * (x[c] * inv_norm)) * inv_norm
 
     sp_rows_grad = None
+    sp_rows_lanes = None
     if lanes is not None:
 
         @hot
@@ -869,7 +914,21 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
 
-    sp_batch, sp_noise_per_sample, _ = finite(sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad)
+        @hot
+        def sp_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B):
+            # sp_rows_grad with x in registers; |x|^2 as a horizontal sum
+            # (sp_prepare adds the squares in order: the same up to rounding)
+            inv_norm = 1.0 / sqrt(hsum(vfma(x_hi, x_hi, vmul(x_lo, x_lo))))
+            si = splat(inv_norm)
+            u_lo = vmul(x_lo, si)
+            u_hi = vmul(x_hi, si)
+            g_lo, g_hi, s = linear_rows_lanes(u_lo, u_hi, d, M, v, idx, first, stride, B, None)
+            ss = splat(s)
+            return vmul(vsub(g_lo, vmul(ss, u_lo)), si), vmul(vsub(g_hi, vmul(ss, u_hi)), si)
+
+    sp_batch, sp_noise_per_sample, _, sp_batch_lanes = finite(
+        sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad, sp_rows_lanes
+    )
 
     @jit
     def sp_trace(x, M, v, p, aux, t1, t2):
@@ -1044,12 +1103,19 @@ def build(jit, xp, rng, hot=None, lanes=None):
     def nq_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
         nq_correlated(seed, path, step, kind_noise, M, x.shape[0], out)
 
-    def ns(loss, grad, trace, batch, noise):
-        return {"loss": loss, "grad": grad, "sigma1_trace": trace, "batch_grad": batch, "noise_unit": noise}
+    def ns(loss, grad, trace, batch, noise, batch_lanes=None):
+        return {
+            "loss": loss,
+            "grad": grad,
+            "sigma1_trace": trace,
+            "batch_grad": batch,
+            "noise_unit": noise,
+            "batch_sum_lanes": batch_lanes,
+        }
 
     return {
-        "LinearRegression": ns(lr_loss, lr_grad, lr_trace, lr_batch, lr_noise),
-        "SphereRegression": ns(sp_loss, sp_grad, sp_trace, sp_batch, sp_noise),
+        "LinearRegression": ns(lr_loss, lr_grad, lr_trace, lr_batch, lr_noise, lr_batch_lanes),
+        "SphereRegression": ns(sp_loss, sp_grad, sp_trace, sp_batch, sp_noise, sp_batch_lanes),
         "GaussianLinearRegression": ns(gl_loss, gl_grad, gl_trace, gl_batch, gl_noise),
         "NoisyQuadratic": ns(nq_loss, nq_grad, nq_trace, nq_batch, nq_noise),
     }

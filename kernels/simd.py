@@ -233,6 +233,26 @@ def vfma(typingctx, a, b, c):
 vmul = _lanewise("fmul", f64x8, "``a * b`` lane by lane.")
 vadd = _lanewise("fadd", f64x8, "``a + b`` lane by lane.")
 vsub = _lanewise("fsub", f64x8, "``a - b`` lane by lane.")
+vdiv = _lanewise("fdiv", f64x8, "``a / b`` lane by lane (correctly rounded, as the scalar division).")
+
+
+@intrinsic
+def beyond(typingctx, v, count, bound):
+    """1 if a lane ``j < count`` of ``v`` is not ``|v_j| <= bound`` (above it, or NaN), else 0.
+
+    The divergence test of ``kernels.steps.build_path``'s ``finite`` on a
+    vector, without a branch: a compare, a mask and one test of its bits.
+    """
+
+    def codegen(context, builder, sig, args):
+        vec, cnt, bnd = args
+        fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VD, [_VD]), "llvm.fabs.v8f64")
+        inside = builder.fcmp_ordered("<=", builder.call(fabs, [vec]), _splat(builder, bnd, _VD))
+        outside = builder.and_(builder.not_(inside), _lane_mask(builder, cnt))
+        bits = builder.bitcast(outside, ir.IntType(LANES))
+        return builder.zext(builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(LANES), 0)), _I64)
+
+    return types.int64(f64x8, count, types.float64), codegen
 
 
 @intrinsic

@@ -14,6 +14,10 @@ and sqrt(dt lr) for Euler-Maruyama, ``f`` the batch factor of Sigma_B) and
 Step signature::
 
     step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+
+and the steps k .. k_end - 1 at once, False once the path has diverged::
+
+    advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
 """
 
 from __future__ import annotations
@@ -28,14 +32,28 @@ exp = math.exp
 ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
 
 
-def build(jit, model, tag, hot=None):
-    """Steps of every algorithm and the observables, for one model namespace.
+def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
+    """Steps of every algorithm, their ``advance`` and the observables, for one model namespace.
 
     ``tag`` (the model's name) keeps the compiled symbols of each model's
     steps apart (see ``kernels.tagged``); ``hot`` (default ``jit``) compiles
-    the steps, which the CPU inlines into its kernel.
+    the steps, which the CPU inlines into its kernel.  ``finite`` is
+    :func:`build_path`'s divergence test, ``bound`` its bound.
+
+    ``advance`` runs a path from step k to the next record: step by step,
+    stopping at the first step after which ``finite(x)`` fails.  With
+    ``lanes`` (the CPU's ``kernels.simd``) and a model with
+    ``batch_sum_lanes`` (the linear models), SGD and SVAG sampling with
+    replacement at d <= 16 keep x in two 8-lane vectors from one record to
+    the next instead: the same arithmetic lane by lane, without x's round
+    trip through memory at every step, which sat on the chain of dependent
+    operations from one step to the next.  The divergence test then runs on
+    the vectors at every step and is read at the end: a path that diverges
+    between two records misses the same records either way.
+    Returns ``(steps, advance, observe)``.
     """
-    hot = tagged(jit if hot is None else hot, tag)
+    hot_untagged = jit if hot is None else hot
+    hot = tagged(hot_untagged, tag)
     jit = tagged(jit, tag)
     batch_grad = model["batch_grad"]
     grad = model["grad"]
@@ -107,7 +125,94 @@ def build(jit, model, tag, hot=None):
             obs[5] = ap[7] * sigma1_trace(x, M, v, p, aux, t1, t2)
 
     steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
-    return steps, observe
+    advance = {name: _stepwise(tagged(hot_untagged, f"{tag}.{name}"), step, finite) for name, step in steps.items()}
+    batch_sum_lanes = model.get("batch_sum_lanes")
+    if lanes is not None and batch_sum_lanes is not None:
+        advance["SGD"], advance["SVAG"] = _in_lanes(hot, lanes, batch_sum_lanes, bound, advance["SGD"], advance["SVAG"])
+    return steps, advance, observe
+
+
+def _stepwise(hot, step, finite):
+    """``advance`` for any step: one step at a time, the divergence test after each."""
+
+    @hot
+    def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        for j in range(k, k_end):
+            step(x, j, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+            # a diverged path stops here: it is missing from every later record
+            if not finite(x):
+                return False
+        return True
+
+    return advance
+
+
+def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
+    """SGD's and SVAG's ``advance`` with x in two 8-lane vectors (CPU, d <= 16,
+    sampling with replacement; ``stepwise`` otherwise).
+
+    The update is ``sgd``'s and ``svag``'s operation for operation: the batch
+    mean as a division by B, then eq. (1) or eq. (5), each lane rounded as the
+    scalar loop rounds its coordinate, so both forms give the same bits.
+    """
+    vload, vstore, splat, vmul, vadd, vsub, vdiv, beyond = (
+        lanes.vload, lanes.vstore, lanes.splat, lanes.vmul, lanes.vadd, lanes.vsub, lanes.vdiv, lanes.beyond
+    )
+    L = lanes.LANES
+    k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
+
+    @hot
+    def sgd(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        d = x.shape[0]
+        if ai[1] != 0 or d > 2 * L:
+            return sgd_stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+        B = ai[0]
+        lo = min(d, L)
+        hi = d - L
+        x_lo = vload(x, 0, lo)
+        x_hi = vload(x, L, hi)
+        lr = splat(ap[0])
+        wd = splat(ap[1])
+        size = splat(float(B))
+        diverged = 0
+        for j in range(k, k_end):
+            g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
+            # eq. (1): x <- x - lr (grad L_gamma(x) + wd x)
+            x_lo = vsub(x_lo, vmul(lr, vadd(vdiv(g_lo, size), vmul(wd, x_lo))))
+            x_hi = vsub(x_hi, vmul(lr, vadd(vdiv(g_hi, size), vmul(wd, x_hi))))
+            diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
+        vstore(x, 0, lo, x_lo)
+        vstore(x, L, hi, x_hi)
+        return diverged == 0
+
+    @hot
+    def svag(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        d = x.shape[0]
+        if ai[1] != 0 or d > 2 * L:
+            return svag_stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+        B = ai[0]
+        lo = min(d, L)
+        hi = d - L
+        x_lo = vload(x, 0, lo)
+        x_hi = vload(x, L, hi)
+        wd = splat(ap[1])
+        s = splat(ap[2])
+        c1 = splat(ap[3])
+        c2 = splat(ap[4])
+        size = splat(float(B))
+        diverged = 0
+        for j in range(k, k_end):
+            g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
+            h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
+            # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
+            x_lo = vsub(x_lo, vmul(s, vadd(vadd(vmul(c1, vdiv(g_lo, size)), vmul(c2, vdiv(h_lo, size))), vmul(wd, x_lo))))
+            x_hi = vsub(x_hi, vmul(s, vadd(vadd(vmul(c1, vdiv(g_hi, size)), vmul(c2, vdiv(h_hi, size))), vmul(wd, x_hi))))
+            diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
+        vstore(x, 0, lo, x_lo)
+        vstore(x, L, hi, x_hi)
+        return diverged == 0
+
+    return sgd, svag
 
 
 def build_path(jit, bound):

@@ -35,10 +35,18 @@ def build(jit, hot=None, lanes=None):
         cpu_math = SimpleNamespace(sqrt=math.sqrt, floor=np.floor)
         rng = _rng.build(hot, cpu_math, (lanes.f64_bits, lanes.bits_f64))
     models = _models.build(jit, math, rng, hot, lanes)
-    steps, observe = {}, {}
-    for name, ns in models.items():
-        steps[name], observe[name] = _steps.build(jit, ns, name, hot)
     start_path, finite = _steps.build_path(jit, DIVERGENCE_BOUND)
+    steps, advance, observe = {}, {}, {}
+    for name, ns in models.items():
+        steps[name], advance[name], observe[name] = _steps.build(
+            jit, ns, name, finite, hot, lanes, DIVERGENCE_BOUND
+        )
     return SimpleNamespace(
-        rng=rng, models=models, steps=steps, observe=observe, start_path=start_path, finite=finite
+        rng=rng,
+        models=models,
+        steps=steps,
+        advance=advance,
+        observe=observe,
+        start_path=start_path,
+        finite=finite,
     )

@@ -200,3 +200,93 @@ def test_full_gradient_matches_numpy(cls, d):
         grad(x, M, v, p, np.zeros(2), out)
         ref = model.grad(x)
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14 * np.abs(ref).max())
+
+
+@numba.njit
+def lanes_beyond_and_quotient(a, count, bound, b, out):
+    out[:8] = 0.0
+    simd.vstore(out, 0, 8, simd.vdiv(simd.vload(a, 0, 8), simd.vload(b, 0, 8)))
+    return simd.beyond(simd.vload(a, 0, 8), count, bound)
+
+
+def test_beyond_is_the_divergence_test_of_the_lanes_counted():
+    """beyond(v, count, bound) is 1 exactly when a lane below count fails
+    |v_j| <= bound (above the bound, infinite or NaN), as the scalar test
+    kernels.steps.build_path's finite fails; the lanes at or past count are
+    not looked at.  vdiv is the correctly rounded quotient lane by lane."""
+    bound = 1e25
+    rng = np.random.default_rng(7)
+    b = rng.normal(size=8)
+    out = np.empty(8)
+    for bad in (1e26, -1e26, np.inf, -np.inf, np.nan, np.nextafter(bound, np.inf)):
+        for lane in range(8):
+            a = rng.normal(size=8)
+            a[lane] = bad
+            for count in range(9):
+                assert lanes_beyond_and_quotient(a, count, bound, b, out) == (1 if lane < count else 0)
+            np.testing.assert_array_equal(out, a / b)
+    a = np.array([bound, -bound, 0.0, -0.0, 1e-300, 3.0, -7.5, 1e24])
+    assert lanes_beyond_and_quotient(a, 8, bound, b, out) == 0
+    np.testing.assert_array_equal(out, a / b)
+
+
+def _stepwise(cls, alg):
+    # the advance every other (model, algorithm) runs: a step, then the
+    # divergence test, at a time
+    from kernels.cpu import ERROR_MODEL, FINITE, STEPS
+    from kernels.steps import _stepwise
+
+    return _stepwise(numba.njit(error_model=ERROR_MODEL), STEPS[cls][alg], FINITE)
+
+
+@pytest.mark.parametrize(
+    "cls,alg",
+    [
+        (LinearRegression, SGD(0.05, 8, weight_decay=0.1)),
+        (LinearRegression, SVAG(0.05, 8, 4, weight_decay=0.1)),
+        (SphereRegression, SGD(0.05, 8, weight_decay=0.1)),
+    ],
+    ids=["LinearRegression-SGD", "LinearRegression-SVAG", "SphereRegression-SGD"],
+)
+def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
+    """SGD and SVAG sampling with replacement at d <= 16 run from one record
+    to the next with x in two vectors (kernels.steps._in_lanes).  On
+    LinearRegression that is the stepwise advance bit for bit; on
+    SphereRegression |x|^2 is a horizontal sum there (sp_prepare adds the
+    squares in order), so the two agree to rounding.  Ranges start inside a
+    group of 8 steps and cross groups; seed 31, path 15, step 3 has a word
+    rejected at n = 641 (the word-by-word draw).  A path that diverges
+    inside a range is reported by both."""
+    from kernels.cpu import ADVANCE
+    from toylab._compiled import algorithm_arrays
+
+    name, alg_name = cls.__name__, type(alg).__name__
+    lanes, stepwise = ADVANCE[name][alg_name], _stepwise(name, alg_name)
+    n, seed, path = 641, np.uint64(31), 15
+    assert np.any((R.words(31, [path], 3, R.KIND_BATCH1, 8) * np.uint64(n)) & np.uint64(MASK32) < 2**32 % n)
+
+    def run(fn, model, algorithm, x0, k, k_end):
+        M, v, p = model_arrays(model)
+        ap, ai = algorithm_arrays(model, algorithm)
+        d = x0.shape[0]
+        perms = np.zeros((2, perm_length(1, algorithm.batch_size)), np.int64)
+        x = x0.copy()
+        scratch = (np.zeros(4, np.uint64), np.zeros(1, np.int64), np.zeros(2), np.zeros(d), np.zeros(d), np.zeros(d), np.zeros(d))
+        alive = fn(x, k, k_end, path, seed, M, v, p, ap, ai, perms[0], perms[1], *scratch)
+        return alive, x
+
+    for d in (1, 3, 8, 10, 16):
+        model = data(cls, n, d, seed=d)
+        x0 = np.linspace(-1.0, 1.0, d) + 0.5
+        for k, k_end in [(0, 13), (3, 4), (5, 21)]:
+            (alive_a, xa), (alive_b, xb) = (run(fn, model, alg, x0, k, k_end) for fn in (lanes, stepwise))
+            assert alive_a and alive_b
+            if cls is LinearRegression:
+                np.testing.assert_array_equal(xa, xb)
+            else:
+                np.testing.assert_allclose(xa, xb, rtol=1e-12, atol=1e-15)
+        # a step size whose weight decay alone multiplies x by 1 - 10^5 a step
+        loud = type(alg)(1e6, *([alg.batch_size] if alg_name == "SGD" else [alg.batch_size, alg.l]), weight_decay=0.1)
+        for k, k_end in [(0, 40), (3, 35)]:
+            (alive_a, _), (alive_b, _) = (run(fn, model, loud, x0, k, k_end) for fn in (lanes, stepwise))
+            assert not alive_a and not alive_b
