@@ -161,58 +161,44 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
     L = lanes.LANES
     k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
 
-    @hot
-    def sgd(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        d = x.shape[0]
-        if ai[1] != 0 or d > 2 * L:
-            return sgd_stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-        B = ai[0]
-        lo = min(d, L)
-        hi = d - L
-        x_lo = vload(x, 0, lo)
-        x_hi = vload(x, L, hi)
-        lr = splat(ap[0])
-        wd = splat(ap[1])
-        size = splat(float(B))
-        diverged = 0
-        for j in range(k, k_end):
-            g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
-            # eq. (1): x <- x - lr (grad L_gamma(x) + wd x)
-            x_lo = vsub(x_lo, vmul(lr, vadd(vdiv(g_lo, size), vmul(wd, x_lo))))
-            x_hi = vsub(x_hi, vmul(lr, vadd(vdiv(g_hi, size), vmul(wd, x_hi))))
-            diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
-        vstore(x, 0, lo, x_lo)
-        vstore(x, L, hi, x_hi)
-        return diverged == 0
+    def make(stepwise, two_batches, name):
+        def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+            d = x.shape[0]
+            if ai[1] != 0 or d > 2 * L:
+                return stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+            B = ai[0]
+            lo = min(d, L)
+            hi = d - L
+            x_lo = vload(x, 0, lo)
+            x_hi = vload(x, L, hi)
+            # SGD, eq. (1): x <- x - lr (grad L_gamma(x) + wd x); SVAG, eq. (5):
+            # x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
+            step = splat(ap[2] if two_batches else ap[0])
+            wd = splat(ap[1])
+            c1 = splat(ap[3])
+            c2 = splat(ap[4])
+            size = splat(float(B))
+            diverged = 0
+            for j in range(k, k_end):
+                g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
+                g_lo = vdiv(g_lo, size)
+                g_hi = vdiv(g_hi, size)
+                if two_batches:
+                    h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
+                    g_lo = vadd(vmul(c1, g_lo), vmul(c2, vdiv(h_lo, size)))
+                    g_hi = vadd(vmul(c1, g_hi), vmul(c2, vdiv(h_hi, size)))
+                x_lo = vsub(x_lo, vmul(step, vadd(g_lo, vmul(wd, x_lo))))
+                x_hi = vsub(x_hi, vmul(step, vadd(g_hi, vmul(wd, x_hi))))
+                diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
+            vstore(x, 0, lo, x_lo)
+            vstore(x, L, hi, x_hi)
+            return diverged == 0
 
-    @hot
-    def svag(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        d = x.shape[0]
-        if ai[1] != 0 or d > 2 * L:
-            return svag_stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-        B = ai[0]
-        lo = min(d, L)
-        hi = d - L
-        x_lo = vload(x, 0, lo)
-        x_hi = vload(x, L, hi)
-        wd = splat(ap[1])
-        s = splat(ap[2])
-        c1 = splat(ap[3])
-        c2 = splat(ap[4])
-        size = splat(float(B))
-        diverged = 0
-        for j in range(k, k_end):
-            g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
-            h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
-            # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
-            x_lo = vsub(x_lo, vmul(s, vadd(vadd(vmul(c1, vdiv(g_lo, size)), vmul(c2, vdiv(h_lo, size))), vmul(wd, x_lo))))
-            x_hi = vsub(x_hi, vmul(s, vadd(vadd(vmul(c1, vdiv(g_hi, size)), vmul(c2, vdiv(h_hi, size))), vmul(wd, x_hi))))
-            diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
-        vstore(x, 0, lo, x_lo)
-        vstore(x, L, hi, x_hi)
-        return diverged == 0
+        # one qualified name per algorithm (kernels.tagged)
+        advance.__qualname__ = f"{name}.{advance.__qualname__}"
+        return hot(advance)
 
-    return sgd, svag
+    return make(sgd_stepwise, False, "SGD"), make(svag_stepwise, True, "SVAG")
 
 
 def build_path(jit, bound):
