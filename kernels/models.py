@@ -38,9 +38,10 @@ the sums of its r columns for SUMS_AT_ONCE steps at once):
 * ``noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out)``: a draw of
   N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream
 * ``batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path,
-  step, kind) -> (g_lo, g_hi)`` (the CPU's linear models, d <= 16; None
-  elsewhere): B times ``batch_grad`` with replacement, x and the result in
-  two 8-lane vectors (``kernels.steps.build``'s ``advance``)
+  step, kind) -> (g_lo, g_hi)`` (the CPU's linear models; None elsewhere):
+  B times ``batch_grad`` with replacement, x and the result as an 8-lane
+  vector of the first 8 coordinates and a second vector of the rest, of 8
+  or (d <= 12) 4 lanes (``kernels.steps.build``'s ``advance``, d <= 12)
 
 The formulas are those of ``toylab.models`` (the NumPy reference), which the
 tests hold these to.
@@ -108,7 +109,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         b < B, faster than B calls of ``sample_grad_add``.
         ``rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B) -> (g_lo, g_hi)``
         (CPU, optional, d <= 16): the same sum with x and the result in two
-        8-lane vectors; ``batch_sum_lanes`` (None without it) draws the batch
+        vectors, the second of 8 lanes or (d <= 12) 4; ``batch_sum_lanes`` (None without it) draws the batch
         with replacement and calls it.
         """
         tjit = tagged(jit, tag)
@@ -183,7 +184,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 @tagged(hot, tag)
                 def batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path, step, kind):
                     # sum_b g_i(x) over the step's batch, sampled with
-                    # replacement, for x = (x_lo, x_hi) in registers (d <= 16):
+                    # replacement, for x = (x_lo, x_hi) in registers:
                     # with_replacement without x's round trip through memory
                     # (kernels.steps.build's advance)
                     first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, int(p[0]), B)
@@ -423,49 +424,58 @@ def build(jit, xp, rng, hot=None, lanes=None):
         fload, fstore = lanes.fload, lanes.fstore
         L = lanes.LANES
         vload_window, hsum8 = lanes.vload_window, lanes.hsum8
+        splat_like, vload_like, vfma_low = lanes.splat_like, lanes.vload_like, lanes.vfma_low
 
         @hot
         def linear_rows_lanes(z_lo, z_hi, d, M, v, idx, first, stride, B, w):
             # linear_rows for d <= 16, z = (z_lo, z_hi) and the sums in
             # registers: (sum_b w_b r_i a_i in two vectors, sum_b w_b r_i (a_i.z)).
-            # Two samples a pass, each into its own sums: two chains of
-            # dependent additions, not one.
+            # z_hi, and the second vector of the sum, is an f64x8 or, for
+            # d <= 12, an f64x4: each row as its first 8 numbers and the rest
+            # (vfma_low).  Two samples a pass, each into its own sums: two
+            # chains of dependent additions, not one.  For d >= 8 a row's
+            # first 8 numbers are a plain load: a masked one, even with
+            # every lane on, takes longer (AVX2), and the form with both
+            # changes ran 1.2x faster than two masked 8-lane vectors at
+            # d = 10; the plain load alone gave nothing, the 4-lane vector
+            # alone about 1.07x (BENCHMARKS.md).
             lo = min(d, L)
             hi = d - L
+            whole = d >= L
             g_lo = splat(0.0)
-            g_hi = splat(0.0)
+            g_hi = splat_like(z_hi, 0.0)
             h_lo = splat(0.0)
-            h_hi = splat(0.0)
+            h_hi = splat_like(z_hi, 0.0)
             s = 0.0
             t = 0.0
             b = 0
             while b + 2 <= B:
                 i = first + b if idx is None else idx[first + stride * b]
                 j = first + b + 1 if idx is None else idx[first + stride * (b + 1)]
-                a_lo = vload(M, i * d, lo)
-                a_hi = vload(M, i * d + L, hi)
-                c_lo = vload(M, j * d, lo)
-                c_hi = vload(M, j * d + L, hi)
-                az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
-                cz = hsum(vfma(c_hi, z_hi, vmul(c_lo, z_lo)))
+                a_lo = fload(M, i * d) if whole else vload(M, i * d, lo)
+                a_hi = vload_like(z_hi, M, i * d + L, hi)
+                c_lo = fload(M, j * d) if whole else vload(M, j * d, lo)
+                c_hi = vload_like(z_hi, M, j * d + L, hi)
+                az = hsum(vfma_low(a_hi, z_hi, vmul(a_lo, z_lo)))
+                cz = hsum(vfma_low(c_hi, z_hi, vmul(c_lo, z_lo)))
                 ra = az - v[i] if w is None else w[b] * (az - v[i])
                 rc = cz - v[j] if w is None else w[b + 1] * (cz - v[j])
                 s += ra * az
                 t += rc * cz
                 g_lo = vfma(splat(ra), a_lo, g_lo)
-                g_hi = vfma(splat(ra), a_hi, g_hi)
+                g_hi = vfma(splat_like(z_hi, ra), a_hi, g_hi)
                 h_lo = vfma(splat(rc), c_lo, h_lo)
-                h_hi = vfma(splat(rc), c_hi, h_hi)
+                h_hi = vfma(splat_like(z_hi, rc), c_hi, h_hi)
                 b += 2
             if b < B:
                 i = first + b if idx is None else idx[first + stride * b]
-                a_lo = vload(M, i * d, lo)
-                a_hi = vload(M, i * d + L, hi)
-                az = hsum(vfma(a_hi, z_hi, vmul(a_lo, z_lo)))
+                a_lo = fload(M, i * d) if whole else vload(M, i * d, lo)
+                a_hi = vload_like(z_hi, M, i * d + L, hi)
+                az = hsum(vfma_low(a_hi, z_hi, vmul(a_lo, z_lo)))
                 ra = az - v[i] if w is None else w[b] * (az - v[i])
                 s += ra * az
                 g_lo = vfma(splat(ra), a_lo, g_lo)
-                g_hi = vfma(splat(ra), a_hi, g_hi)
+                g_hi = vfma(splat_like(z_hi, ra), a_hi, g_hi)
             return vadd(g_lo, h_lo), vadd(g_hi, h_hi), s + t
 
         @hot
@@ -918,13 +928,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
         def sp_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B):
             # sp_rows_grad with x in registers; |x|^2 as a horizontal sum
             # (sp_prepare adds the squares in order: the same up to rounding)
-            inv_norm = 1.0 / sqrt(hsum(vfma(x_hi, x_hi, vmul(x_lo, x_lo))))
-            si = splat(inv_norm)
-            u_lo = vmul(x_lo, si)
-            u_hi = vmul(x_hi, si)
+            inv_norm = 1.0 / sqrt(hsum(vfma_low(x_hi, x_hi, vmul(x_lo, x_lo))))
+            u_lo = vmul(x_lo, splat(inv_norm))
+            u_hi = vmul(x_hi, splat_like(x_hi, inv_norm))
             g_lo, g_hi, s = linear_rows_lanes(u_lo, u_hi, d, M, v, idx, first, stride, B, None)
-            ss = splat(s)
-            return vmul(vsub(g_lo, vmul(ss, u_lo)), si), vmul(vsub(g_hi, vmul(ss, u_hi)), si)
+            return (
+                vmul(vsub(g_lo, vmul(splat(s), u_lo)), splat(inv_norm)),
+                vmul(vsub(g_hi, vmul(splat_like(x_hi, s), u_hi)), splat_like(x_hi, inv_norm)),
+            )
 
     sp_batch, sp_noise_per_sample, _, sp_batch_lanes = finite(
         sp_sample_grad_add, sp_prepare, "SphereRegression", sp_rows_grad, sp_rows_lanes

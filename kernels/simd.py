@@ -15,6 +15,14 @@ numbers at a time), fused multiply-add, a horizontal sum in a fixed order,
 and the integer operations of Philox.  LLVM lowers the types to whatever the
 machine has (one AVX-512 register, two AVX2 registers, ...).
 
+A 4-lane ``float64`` type (:data:`f64x4`) holds the last numbers of a row
+of 9 to 12: as the second half of an 8-lane pair, 4 of its 8 lanes would
+only ever hold zeros, and on a machine with 4-lane registers (AVX2) they
+cost a register operation each time.  The float operations take either
+width (both operands of one width); :func:`splat_like` and
+:func:`vload_like` make a vector of another one's width, and
+:func:`vfma_low` adds a 4-lane product into the low lanes of an 8-lane sum.
+
 :func:`philox_lanes` is Philox4x32-10 (``kernels.rng``) on eight counters at
 once, and :func:`bounded_lanes` uses it to draw the batch indices of eight
 consecutive steps of one path, word for word those of ``rng.draw_bounded``.
@@ -36,13 +44,15 @@ from .rng import _M0, _M1, _MASK32, _S24, _S32, _W0, _W1
 
 #: Lanes in a vector.
 LANES = 8
+#: Lanes in the narrow float64 vector (:data:`f64x4`).
+NARROW = 4
 
 _I1 = ir.IntType(1)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _VD = ir.VectorType(ir.DoubleType(), LANES)
+_VD4 = ir.VectorType(ir.DoubleType(), NARROW)
 _VI = ir.VectorType(_I64, LANES)
-_VMASK = ir.VectorType(_I1, LANES)
 
 
 class F64x8(types.Type):
@@ -50,6 +60,13 @@ class F64x8(types.Type):
 
     def __init__(self):
         super().__init__(name="F64x8")
+
+
+class F64x4(types.Type):
+    """Four float64 lanes."""
+
+    def __init__(self):
+        super().__init__(name="F64x4")
 
 
 class U64x8(types.Type):
@@ -60,13 +77,23 @@ class U64x8(types.Type):
 
 
 f64x8 = F64x8()
+f64x4 = F64x4()
 u64x8 = U64x8()
+
+# the float vector types and their LLVM types
+_FLOAT_VECTORS = {f64x8: _VD, f64x4: _VD4}
 
 
 @register_model(F64x8)
 class _F64x8Model(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
         super().__init__(dmm, fe_type, _VD)
+
+
+@register_model(F64x4)
+class _F64x4Model(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _VD4)
 
 
 @register_model(U64x8)
@@ -78,15 +105,22 @@ class _U64x8Model(models.PrimitiveModel):
 # ------------------------------------------------------------ LLVM helpers
 def _splat(builder, value, vecty):
     v = builder.insert_element(ir.Constant(vecty, ir.Undefined), value, ir.Constant(_I32, 0))
-    return builder.shuffle_vector(v, ir.Constant(vecty, ir.Undefined), ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
+    width = vecty.count
+    return builder.shuffle_vector(v, ir.Constant(vecty, ir.Undefined), ir.Constant(ir.VectorType(_I32, width), [0] * width))
 
 
-def _lane_mask(builder, count):
-    # lanes 0 .. count - 1 (all of them when count >= LANES, none when count <= 0)
+def _lane_mask(builder, count, width=LANES):
+    # lanes 0 .. count - 1 (all of them when count >= width, none when count <= 0)
     if count.type.width < 64:
         count = builder.sext(count, _I64)
-    lanes = ir.Constant(_VI, list(range(LANES)))
-    return builder.icmp_signed("<", lanes, _splat(builder, count, _VI))
+    vi = ir.VectorType(_I64, width)
+    return builder.icmp_signed("<", ir.Constant(vi, list(range(width))), _splat(builder, count, vi))
+
+
+def _float_vector(v, what):
+    if v not in _FLOAT_VECTORS:
+        raise TypingError(f"{what} needs an f64x8 or an f64x4, got {v}")
+    return _FLOAT_VECTORS[v]
 
 
 def _address(context, builder, arrty, arr, start, vecty):
@@ -94,20 +128,21 @@ def _address(context, builder, arrty, arr, start, vecty):
     return builder.bitcast(cgutils.gep(builder, ary.data, start), vecty.as_pointer())
 
 
-def _masked_load(context, builder, arrty, arr, start, mask):
+def _masked_load(context, builder, arrty, arr, start, mask, vecty=_VD):
     # arr.flat[start + j] in the lanes j of mask, zeros in the others (not read)
-    ptr = _address(context, builder, arrty, arr, start, _VD)
-    fnty = ir.FunctionType(_VD, [ptr.type, _I32, _VMASK, _VD])
-    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v8f64.{_pointer_name('f64')}")
-    return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(_VD, [0.0] * LANES)])
+    width = vecty.count
+    ptr = _address(context, builder, arrty, arr, start, vecty)
+    fnty = ir.FunctionType(vecty, [ptr.type, _I32, mask.type, vecty])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.load.v{width}f64.{_pointer_name('f64', width)}")
+    return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(vecty, [0.0] * width)])
 
 
-def _pointer_name(element):
+def _pointer_name(element, width=LANES):
     # the pointer's part of an overloaded intrinsic's name: opaque pointers
     # ("p0") from LLVM 15 on, whatever llvmlite's IR layer prints
     if llvm_version_info[0] >= 15:
         return "p0"
-    return f"p0v{LANES}{element}"
+    return f"p0v{width}{element}"
 
 
 def _check_array(arr, dtypes, what):
@@ -115,15 +150,18 @@ def _check_array(arr, dtypes, what):
         raise TypingError(f"{what} needs a C-contiguous array of {dtypes}, got {arr}")
 
 
-def _lanewise(name, vty, doc):
-    """The intrinsic ``op(a, b)``: LLVM's ``name`` of two vectors of type ``vty``."""
+def _lanewise(name, vtys, doc):
+    """The intrinsic ``op(a, b)``: LLVM's ``name`` of two vectors of one of the types ``vtys``."""
 
     @intrinsic
     def op(typingctx, a, b):
+        if a not in vtys or b != a:
+            raise TypingError(f"{name} needs two vectors of one of {vtys}, got {a} and {b}")
+
         def codegen(context, builder, sig, args):
             return getattr(builder, name)(args[0], args[1])
 
-        return vty(vty, vty), codegen
+        return a(a, a), codegen
 
     op.__doc__ = doc
     return op
@@ -178,15 +216,44 @@ def vload_window(typingctx, arr, start, lo, hi):
 
 
 @intrinsic
-def vstore(typingctx, arr, start, count, value):
-    """``arr.flat[start : start + count] = value[:count]``; nothing else is written."""
-    _check_array(arr, (types.float64,), "vstore")
+def vload4(typingctx, arr, start, count):
+    """:func:`vload` into an :data:`f64x4`: lanes ``0 .. count - 1`` of
+    ``arr.flat[start:]``, zeros above, nothing past them read."""
+    _check_array(arr, (types.float64,), "vload4")
 
     def codegen(context, builder, sig, args):
-        ptr = _address(context, builder, sig.args[0], args[0], args[1], _VD)
-        fnty = ir.FunctionType(ir.VoidType(), [_VD, ptr.type, _I32, _VMASK])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.v8f64.{_pointer_name('f64')}")
-        builder.call(fn, [args[3], ptr, ir.Constant(_I32, 8), _lane_mask(builder, args[2])])
+        mask = _lane_mask(builder, args[2], NARROW)
+        return _masked_load(context, builder, sig.args[0], args[0], args[1], mask, _VD4)
+
+    return f64x4(arr, start, count), codegen
+
+
+@intrinsic
+def vload_like(typingctx, like, arr, start, count):
+    """:func:`vload` into a vector as wide as ``like`` (an f64x8 or an f64x4)."""
+    vecty = _float_vector(like, "vload_like")
+    _check_array(arr, (types.float64,), "vload_like")
+
+    def codegen(context, builder, sig, args):
+        mask = _lane_mask(builder, args[3], vecty.count)
+        return _masked_load(context, builder, sig.args[1], args[1], args[2], mask, vecty)
+
+    return like(like, arr, start, count), codegen
+
+
+@intrinsic
+def vstore(typingctx, arr, start, count, value):
+    """``arr.flat[start : start + count] = value[:count]`` (an f64x8 or an f64x4); nothing else is written."""
+    _check_array(arr, (types.float64,), "vstore")
+    vecty = _float_vector(value, "vstore")
+
+    def codegen(context, builder, sig, args):
+        width = vecty.count
+        ptr = _address(context, builder, sig.args[0], args[0], args[1], vecty)
+        mask = _lane_mask(builder, args[2], width)
+        fnty = ir.FunctionType(ir.VoidType(), [vecty, ptr.type, _I32, mask.type])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, f"llvm.masked.store.v{width}f64.{_pointer_name('f64', width)}")
+        builder.call(fn, [args[3], ptr, ir.Constant(_I32, 8), mask])
         return context.get_dummy_value()
 
     return types.none(arr, start, count, value), codegen
@@ -220,20 +287,68 @@ splat = _broadcast(f64x8, types.float64, _VD, "Eight copies of the float64 ``x``
 
 
 @intrinsic
-def vfma(typingctx, a, b, c):
-    """``a * b + c`` lane by lane, rounded once."""
+def splat_like(typingctx, like, x):
+    """A vector as wide as ``like`` (an f64x8 or an f64x4) with the float64 ``x`` in every lane."""
+    vecty = _float_vector(like, "splat_like")
 
     def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VD, [_VD] * 3), "llvm.fma.v8f64")
-        return builder.call(fn, list(args))
+        return _splat(builder, context.cast(builder, args[1], sig.args[1], types.float64), vecty)
 
-    return f64x8(f64x8, f64x8, f64x8), codegen
+    return like(like, x), codegen
 
 
-vmul = _lanewise("fmul", f64x8, "``a * b`` lane by lane.")
-vadd = _lanewise("fadd", f64x8, "``a + b`` lane by lane.")
-vsub = _lanewise("fsub", f64x8, "``a - b`` lane by lane.")
-vdiv = _lanewise("fdiv", f64x8, "``a / b`` lane by lane (correctly rounded, as the scalar division).")
+def _fma(builder, vecty, a, b, c):
+    fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vecty, [vecty] * 3), f"llvm.fma.v{vecty.count}f64")
+    return builder.call(fn, [a, b, c])
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """``a * b + c`` lane by lane, rounded once (three vectors of one width)."""
+    vecty = _float_vector(a, "vfma")
+    if b != a or c != a:
+        raise TypingError(f"vfma needs three vectors of one width, got {a}, {b} and {c}")
+
+    def codegen(context, builder, sig, args):
+        return _fma(builder, vecty, *args)
+
+    return a(a, a, a), codegen
+
+
+@intrinsic
+def vfma_low(typingctx, a, b, c):
+    """``a * b + c`` in the low lanes of the f64x8 ``c``, as many as ``a`` and
+    ``b`` have (f64x8 or f64x4), ``c`` in the others, each rounded once.
+
+    With the f64x4 ``a`` the value is that of :func:`vfma` with ``a`` and
+    ``b`` widened by zeros, up to the sign of a zero lane (0 * 0 + c is c):
+    the dot product of a row of 9 to 12 numbers as its first 8 and its last
+    4 (``hsum(vfma_low(a_hi, z_hi, vmul(a_lo, z_lo)))``).
+    """
+    vecty = _float_vector(a, "vfma_low")
+    if b != a or c != f64x8:
+        raise TypingError(f"vfma_low needs two vectors of one width and an f64x8, got {a}, {b} and {c}")
+
+    def codegen(context, builder, sig, args):
+        if vecty is _VD:
+            return _fma(builder, _VD, *args)
+
+        def pick(x, y, lanes):
+            return builder.shuffle_vector(x, y, ir.Constant(ir.VectorType(_I32, len(lanes)), lanes))
+
+        low = pick(args[2], args[2], list(range(NARROW)))
+        summed = _fma(builder, _VD4, args[0], args[1], low)
+        wide = pick(summed, summed, list(range(NARROW)) * 2)
+        return pick(wide, args[2], list(range(NARROW)) + list(range(LANES + NARROW, 2 * LANES)))
+
+    return f64x8(a, a, f64x8), codegen
+
+
+_FLOATS = (f64x8, f64x4)
+vmul = _lanewise("fmul", _FLOATS, "``a * b`` lane by lane.")
+vadd = _lanewise("fadd", _FLOATS, "``a + b`` lane by lane.")
+vsub = _lanewise("fsub", _FLOATS, "``a - b`` lane by lane.")
+vdiv = _lanewise("fdiv", _FLOATS, "``a / b`` lane by lane (correctly rounded, as the scalar division).")
 
 
 @intrinsic
@@ -241,18 +356,21 @@ def beyond(typingctx, v, count, bound):
     """1 if a lane ``j < count`` of ``v`` is not ``|v_j| <= bound`` (above it, or NaN), else 0.
 
     The divergence test of ``kernels.steps.build_path``'s ``finite`` on a
-    vector, without a branch: a compare, a mask and one test of its bits.
+    vector (f64x8 or f64x4), without a branch: a compare, a mask and one
+    test of its bits.
     """
+    vecty = _float_vector(v, "beyond")
 
     def codegen(context, builder, sig, args):
         vec, cnt, bnd = args
-        fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(_VD, [_VD]), "llvm.fabs.v8f64")
-        inside = builder.fcmp_ordered("<=", builder.call(fabs, [vec]), _splat(builder, bnd, _VD))
-        outside = builder.and_(builder.not_(inside), _lane_mask(builder, cnt))
-        bits = builder.bitcast(outside, ir.IntType(LANES))
-        return builder.zext(builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(LANES), 0)), _I64)
+        width = vecty.count
+        fabs = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vecty, [vecty]), f"llvm.fabs.v{width}f64")
+        inside = builder.fcmp_ordered("<=", builder.call(fabs, [vec]), _splat(builder, bnd, vecty))
+        outside = builder.and_(builder.not_(inside), _lane_mask(builder, cnt, width))
+        bits = builder.bitcast(outside, ir.IntType(width))
+        return builder.zext(builder.icmp_unsigned("!=", bits, ir.Constant(ir.IntType(width), 0)), _I64)
 
-    return types.int64(f64x8, count, types.float64), codegen
+    return types.int64(v, count, types.float64), codegen
 
 
 @intrinsic
@@ -333,10 +451,10 @@ def uiota(typingctx, x):
     return u64x8(types.uint64), codegen
 
 
-umul = _lanewise("mul", u64x8, "``a * b`` mod 2**64, lane by lane (32 x 32 -> 64 bits where both are below 2**32).")
-uxor = _lanewise("xor", u64x8, "``a ^ b`` lane by lane.")
-uand = _lanewise("and_", u64x8, "``a & b`` lane by lane.")
-ushr = _lanewise("lshr", u64x8, "``a >> b`` (logical) lane by lane.")
+umul = _lanewise("mul", (u64x8,), "``a * b`` mod 2**64, lane by lane (32 x 32 -> 64 bits where both are below 2**32).")
+uxor = _lanewise("xor", (u64x8,), "``a ^ b`` lane by lane.")
+uand = _lanewise("and_", (u64x8,), "``a & b`` lane by lane.")
+ushr = _lanewise("lshr", (u64x8,), "``a >> b`` (logical) lane by lane.")
 
 
 @intrinsic

@@ -44,8 +44,8 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
     stopping at the first step after which ``finite(x)`` fails.  With
     ``lanes`` (the CPU's ``kernels.simd``) and a model with
     ``batch_sum_lanes`` (the linear models), SGD and SVAG sampling with
-    replacement at d <= 16 keep x in two 8-lane vectors from one record to
-    the next instead: the same arithmetic lane by lane, without x's round
+    replacement at d <= 12 keep x in two vectors from one record to the
+    next instead: the same arithmetic lane by lane, without x's round
     trip through memory at every step, which sat on the chain of dependent
     operations from one step to the next.  The divergence test then runs on
     the vectors at every step and is read at the end: a path that diverges
@@ -148,47 +148,59 @@ def _stepwise(hot, step, finite):
 
 
 def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
-    """SGD's and SVAG's ``advance`` with x in two 8-lane vectors (CPU, d <= 16,
+    """SGD's and SVAG's ``advance`` with x in vector registers (CPU, d <= 12,
     sampling with replacement; ``stepwise`` otherwise).
 
-    The update is ``sgd``'s and ``svag``'s operation for operation: the batch
-    mean as a division by B, then eq. (1) or eq. (5), each lane rounded as the
-    scalar loop rounds its coordinate, so both forms give the same bits.
+    x is an 8-lane vector of its first 8 coordinates and a 4-lane one of the
+    rest (``kernels.simd``'s f64x8 and f64x4).  The update is ``sgd``'s and
+    ``svag``'s operation for operation: the batch mean as a division by B,
+    then eq. (1) or eq. (5), each lane rounded as the scalar loop rounds its
+    coordinate, so both forms give the same bits.
+
+    Why not d <= 16 with an 8-lane second vector as well: for d = 9 .. 12
+    four of its lanes only ever hold zeros, which cost a register operation
+    each on a machine with 4-lane registers (AVX2); and compiling the loop
+    for both widths costs 10-20 s more a kernel, cold, for dimensions above
+    the benchmark's d = 10 (BENCHMARKS.md).
     """
-    vload, vstore, splat, vmul, vadd, vsub, vdiv, beyond = (
-        lanes.vload, lanes.vstore, lanes.splat, lanes.vmul, lanes.vadd, lanes.vsub, lanes.vdiv, lanes.beyond
+    vload, vload4, vstore, splat_like, vmul, vadd, vsub, vdiv, beyond = (
+        lanes.vload, lanes.vload4, lanes.vstore, lanes.splat_like,
+        lanes.vmul, lanes.vadd, lanes.vsub, lanes.vdiv, lanes.beyond,
     )
     L = lanes.LANES
+    NARROW = lanes.NARROW
     k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
 
     def make(stepwise, two_batches, name):
         def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
             d = x.shape[0]
-            if ai[1] != 0 or d > 2 * L:
+            if ai[1] != 0 or d > L + NARROW:
                 return stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
             B = ai[0]
             lo = min(d, L)
             hi = d - L
             x_lo = vload(x, 0, lo)
-            x_hi = vload(x, L, hi)
+            x_hi = vload4(x, L, hi)
             # SGD, eq. (1): x <- x - lr (grad L_gamma(x) + wd x); SVAG, eq. (5):
-            # x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
-            step = splat(ap[2] if two_batches else ap[0])
-            wd = splat(ap[1])
-            c1 = splat(ap[3])
-            c2 = splat(ap[4])
-            size = splat(float(B))
+            # x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x);
+            # each factor in a vector of either width
+            step = ap[2] if two_batches else ap[0]
+            step_lo, step_hi = splat_like(x_lo, step), splat_like(x_hi, step)
+            wd_lo, wd_hi = splat_like(x_lo, ap[1]), splat_like(x_hi, ap[1])
+            c1_lo, c1_hi = splat_like(x_lo, ap[3]), splat_like(x_hi, ap[3])
+            c2_lo, c2_hi = splat_like(x_lo, ap[4]), splat_like(x_hi, ap[4])
+            size_lo, size_hi = splat_like(x_lo, float(B)), splat_like(x_hi, float(B))
             diverged = 0
             for j in range(k, k_end):
                 g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
-                g_lo = vdiv(g_lo, size)
-                g_hi = vdiv(g_hi, size)
+                g_lo = vdiv(g_lo, size_lo)
+                g_hi = vdiv(g_hi, size_hi)
                 if two_batches:
                     h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
-                    g_lo = vadd(vmul(c1, g_lo), vmul(c2, vdiv(h_lo, size)))
-                    g_hi = vadd(vmul(c1, g_hi), vmul(c2, vdiv(h_hi, size)))
-                x_lo = vsub(x_lo, vmul(step, vadd(g_lo, vmul(wd, x_lo))))
-                x_hi = vsub(x_hi, vmul(step, vadd(g_hi, vmul(wd, x_hi))))
+                    g_lo = vadd(vmul(c1_lo, g_lo), vmul(c2_lo, vdiv(h_lo, size_lo)))
+                    g_hi = vadd(vmul(c1_hi, g_hi), vmul(c2_hi, vdiv(h_hi, size_hi)))
+                x_lo = vsub(x_lo, vmul(step_lo, vadd(g_lo, vmul(wd_lo, x_lo))))
+                x_hi = vsub(x_hi, vmul(step_hi, vadd(g_hi, vmul(wd_hi, x_hi))))
                 diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
             vstore(x, 0, lo, x_lo)
             vstore(x, L, hi, x_hi)

@@ -1,6 +1,8 @@
-"""The CPU's 8-lane vectors (kernels.simd), each against its scalar definition:
+"""The CPU's vectors of 8 and 4 lanes (kernels.simd), each against its scalar definition:
 Philox on eight counters, the batch indices of eight steps, and the batch
 gradients summed in vectors."""
+
+from fractions import Fraction
 
 import numba
 import numpy as np
@@ -230,6 +232,85 @@ def test_beyond_is_the_divergence_test_of_the_lanes_counted():
     np.testing.assert_array_equal(out, a / b)
 
 
+@numba.njit
+def narrow_lanes(a, b, c8, count, bound, out):
+    # the f64x4 operations, each written out to out[8 k : 8 k + 8]
+    out[:] = np.nan
+    x = simd.vload4(a, 0, count)
+    y = simd.vload4(b, 0, 4)
+    simd.vstore(out, 0, 8, x)
+    simd.vstore(out, 8, count, simd.vmul(simd.vload4(a, 0, 4), y))
+    simd.vstore(out, 16, 4, simd.vadd(x, y))
+    simd.vstore(out, 24, 4, simd.vsub(x, y))
+    simd.vstore(out, 32, 4, simd.vdiv(x, y))
+    simd.vstore(out, 40, 4, simd.vfma(x, y, simd.splat_like(x, 0.25)))
+    simd.vstore(out, 48, 8, simd.vfma_low(x, y, simd.vload(c8, 0, 8)))
+    simd.vstore(out, 56, 8, simd.vload_like(y, a, 0, count))
+    # 8 lanes: count past 4 would read past a
+    simd.vstore(out, 64, 8, simd.vload_like(simd.vload(c8, 0, 8), a, 0, min(count, 4)))
+    return simd.beyond(simd.vload4(a, 0, 4), count, bound)
+
+
+def test_narrow_lanes_are_the_first_four_of_eight():
+    """The f64x4 (a row's last numbers for d = 9 .. 12) against NumPy: vload4
+    fills the lanes below count and zeros the rest; vstore writes count
+    lanes of either width and nothing else; the arithmetic is NumPy's, the fused multiply-add rounded
+    once; vfma_low is vfma on the first 4 lanes of an f64x8 and leaves the
+    others; vload_like loads as wide as its first argument; beyond looks at
+    the lanes below count only."""
+    rng = np.random.default_rng(11)
+    bound = 1e25
+    for count in range(-1, 6):
+        k = max(0, min(count, 4))
+        a = rng.normal(size=max(k, 1))[:k].copy()
+        a4 = np.zeros(4)
+        a4[:k] = a
+        b = rng.normal(size=4)
+        c8 = rng.normal(size=8)
+        out = np.empty(72)
+        # a whole vector is loaded from a too (vmul's operand): where a has
+        # fewer than 4 numbers, from a copy with zeros after them
+        padded = np.concatenate([a, np.zeros(8)])
+        src = a if k == 4 else padded
+        assert narrow_lanes(src, b, c8, count, bound, out) == 0
+        np.testing.assert_array_equal(out[:4], a4)
+        np.testing.assert_array_equal(out[4:8], np.nan)
+        np.testing.assert_array_equal(out[8 : 8 + k], (padded[:4] * b)[:k])
+        np.testing.assert_array_equal(out[8 + k : 16], np.nan)
+        np.testing.assert_array_equal(out[16:20], a4 + b)
+        np.testing.assert_array_equal(out[24:28], a4 - b)
+        np.testing.assert_array_equal(out[32:36], a4 / b)
+        # the exact a b + c, rounded once (Fraction to float rounds correctly)
+        fused = [float(Fraction(p) * Fraction(q) + Fraction(0.25)) for p, q in zip(a4, b)]
+        np.testing.assert_array_equal(out[40:44], fused)
+        np.testing.assert_array_equal(out[44:48], np.nan)
+        fused_low = [float(Fraction(p) * Fraction(q) + Fraction(r)) for p, q, r in zip(a4, b, c8)]
+        np.testing.assert_array_equal(out[48:56], np.concatenate([fused_low, c8[4:]]))
+        np.testing.assert_array_equal(out[56:60], a4)
+        np.testing.assert_array_equal(out[60:64], np.nan)
+        wide = np.zeros(8)
+        wide[:k] = a
+        np.testing.assert_array_equal(out[64:72], wide)
+    b = rng.normal(size=4)
+    for bad in (1e26, -np.inf, np.nan):
+        for lane in range(4):
+            a = rng.normal(size=4)
+            a[lane] = bad
+            for count in range(6):
+                assert narrow_lanes(a, b, np.zeros(8), count, bound, np.empty(72)) == (1 if lane < count else 0)
+
+
+def test_lanes_of_two_widths_do_not_mix():
+    """An f64x8 and an f64x4 in one operation is a typing error naming the operation."""
+
+    @numba.njit
+    def mixed(a):
+        return simd.hsum(simd.vadd(simd.vload(a, 0, 8), simd.vload4(a, 0, 4)))
+
+    with pytest.raises(numba.core.errors.TypingError, match="fadd needs two vectors"):
+        mixed(np.zeros(8))
+
+
 def _stepwise(cls, alg):
     # the advance every other (model, algorithm) runs: a step, then the
     # divergence test, at a time
@@ -249,8 +330,9 @@ def _stepwise(cls, alg):
     ids=["LinearRegression-SGD", "LinearRegression-SVAG", "SphereRegression-SGD"],
 )
 def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
-    """SGD and SVAG sampling with replacement at d <= 16 run from one record
-    to the next with x in two vectors (kernels.steps._in_lanes).  On
+    """SGD and SVAG sampling with replacement at d <= 12 run from one record
+    to the next with x in two vectors, 8 lanes and 4 (kernels.steps._in_lanes);
+    above d = 12 step by step, so the two are the same function there.  On
     LinearRegression that is the stepwise advance bit for bit; on
     SphereRegression |x|^2 is a horizontal sum there (sp_prepare adds the
     squares in order), so the two agree to rounding.  Ranges start inside a
@@ -275,7 +357,8 @@ def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
         alive = fn(x, k, k_end, path, seed, M, v, p, ap, ai, perms[0], perms[1], *scratch)
         return alive, x
 
-    for d in (1, 3, 8, 10, 16):
+    # x's second vector empty, partly and wholly used; then past d = 12
+    for d in (1, 3, 8, 9, 10, 12, 13, 16):
         model = data(cls, n, d, seed=d)
         x0 = np.linspace(-1.0, 1.0, d) + 0.5
         for k, k_end in [(0, 13), (3, 4), (5, 21)]:
