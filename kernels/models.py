@@ -40,8 +40,8 @@ the sums of its r columns for SUMS_AT_ONCE steps at once):
 * ``batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path,
   step, kind) -> (g_lo, g_hi)`` (the CPU's linear models; None elsewhere):
   B times ``batch_grad`` with replacement, x and the result as an 8-lane
-  vector of the first 8 coordinates and a second vector of the rest, of 8
-  or (d <= 12) 4 lanes (``kernels.steps.build``'s ``advance``, d <= 12)
+  vector of the first 8 coordinates and a second vector of the rest
+  (``kernels.steps.build``'s ``advance``: 4 lanes, d <= 12)
 
 The formulas are those of ``toylab.models`` (the NumPy reference), which the
 tests hold these to.
@@ -109,8 +109,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
         b < B, faster than B calls of ``sample_grad_add``.
         ``rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B) -> (g_lo, g_hi)``
         (CPU, optional, d <= 16): the same sum with x and the result in two
-        vectors, the second of 8 lanes or (d <= 12) 4; ``batch_sum_lanes`` (None without it) draws the batch
-        with replacement and calls it.
+        vectors, the second of 8 lanes or (d <= 12) 4; ``batch_sum_lanes``
+        (None without it) draws the batch with replacement and calls it.
         """
         tjit = tagged(jit, tag)
         batch_sum_lanes = None
@@ -929,12 +929,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
             # sp_rows_grad with x in registers; |x|^2 as a horizontal sum
             # (sp_prepare adds the squares in order: the same up to rounding)
             inv_norm = 1.0 / sqrt(hsum(vfma_low(x_hi, x_hi, vmul(x_lo, x_lo))))
-            u_lo = vmul(x_lo, splat(inv_norm))
-            u_hi = vmul(x_hi, splat_like(x_hi, inv_norm))
+            si_lo = splat(inv_norm)
+            si_hi = splat_like(x_hi, inv_norm)
+            u_lo = vmul(x_lo, si_lo)
+            u_hi = vmul(x_hi, si_hi)
             g_lo, g_hi, s = linear_rows_lanes(u_lo, u_hi, d, M, v, idx, first, stride, B, None)
             return (
-                vmul(vsub(g_lo, vmul(splat(s), u_lo)), splat(inv_norm)),
-                vmul(vsub(g_hi, vmul(splat_like(x_hi, s), u_hi)), splat_like(x_hi, inv_norm)),
+                vmul(vsub(g_lo, vmul(splat(s), u_lo)), si_lo),
+                vmul(vsub(g_hi, vmul(splat_like(x_hi, s), u_hi)), si_hi),
             )
 
     sp_batch, sp_noise_per_sample, _, sp_batch_lanes = finite(

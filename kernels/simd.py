@@ -47,7 +47,6 @@ LANES = 8
 #: Lanes in the narrow float64 vector (:data:`f64x4`).
 NARROW = 4
 
-_I1 = ir.IntType(1)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
 _VD = ir.VectorType(ir.DoubleType(), LANES)
@@ -137,6 +136,12 @@ def _masked_load(context, builder, arrty, arr, start, mask, vecty=_VD):
     return builder.call(fn, [ptr, ir.Constant(_I32, 8), mask, ir.Constant(vecty, [0.0] * width)])
 
 
+def _counted_load(context, builder, arrty, arr, start, count, vecty):
+    # arr.flat[start : start + count] in the first lanes of a vecty, zeros above
+    mask = _lane_mask(builder, count, vecty.count)
+    return _masked_load(context, builder, arrty, arr, start, mask, vecty)
+
+
 def _pointer_name(element, width=LANES):
     # the pointer's part of an overloaded intrinsic's name: opaque pointers
     # ("p0") from LLVM 15 on, whatever llvmlite's IR layer prints
@@ -192,7 +197,7 @@ def vload(typingctx, arr, start, count):
     _check_array(arr, (types.float64,), "vload")
 
     def codegen(context, builder, sig, args):
-        return _masked_load(context, builder, sig.args[0], args[0], args[1], _lane_mask(builder, args[2]))
+        return _counted_load(context, builder, sig.args[0], args[0], args[1], args[2], _VD)
 
     return f64x8(arr, start, count), codegen
 
@@ -222,8 +227,7 @@ def vload4(typingctx, arr, start, count):
     _check_array(arr, (types.float64,), "vload4")
 
     def codegen(context, builder, sig, args):
-        mask = _lane_mask(builder, args[2], NARROW)
-        return _masked_load(context, builder, sig.args[0], args[0], args[1], mask, _VD4)
+        return _counted_load(context, builder, sig.args[0], args[0], args[1], args[2], _VD4)
 
     return f64x4(arr, start, count), codegen
 
@@ -235,8 +239,7 @@ def vload_like(typingctx, like, arr, start, count):
     _check_array(arr, (types.float64,), "vload_like")
 
     def codegen(context, builder, sig, args):
-        mask = _lane_mask(builder, args[3], vecty.count)
-        return _masked_load(context, builder, sig.args[1], args[1], args[2], mask, vecty)
+        return _counted_load(context, builder, sig.args[1], args[1], args[2], args[3], vecty)
 
     return like(like, arr, start, count), codegen
 

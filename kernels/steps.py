@@ -160,8 +160,8 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
     Why not d <= 16 with an 8-lane second vector as well: for d = 9 .. 12
     four of its lanes only ever hold zeros, which cost a register operation
     each on a machine with 4-lane registers (AVX2); and compiling the loop
-    for both widths costs 10-20 s more a kernel, cold, for dimensions above
-    the benchmark's d = 10 (BENCHMARKS.md).
+    for both widths cost 11-13 s more a kernel, cold (BENCHMARKS.md), for
+    dimensions above the benchmark's d = 10.
     """
     vload, vload4, vstore, splat_like, vmul, vadd, vsub, vdiv, beyond = (
         lanes.vload, lanes.vload4, lanes.vstore, lanes.splat_like,

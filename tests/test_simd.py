@@ -254,8 +254,8 @@ def narrow_lanes(a, b, c8, count, bound, out):
 def test_narrow_lanes_are_the_first_four_of_eight():
     """The f64x4 (a row's last numbers for d = 9 .. 12) against NumPy: vload4
     fills the lanes below count and zeros the rest; vstore writes count
-    lanes of either width and nothing else; the arithmetic is NumPy's, the fused multiply-add rounded
-    once; vfma_low is vfma on the first 4 lanes of an f64x8 and leaves the
+    lanes of either width and nothing else; the arithmetic is NumPy's, the
+    fused multiply-add rounded once; vfma_low is vfma on the first 4 lanes of an f64x8 and leaves the
     others; vload_like loads as wide as its first argument; beyond looks at
     the lanes below count only."""
     rng = np.random.default_rng(11)
