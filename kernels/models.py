@@ -295,9 +295,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # step0 + j, into out[j e : (j + 1) e], their normals after them
         # (out[SUMS_AT_ONCE e + 2 pairs j:]).  zeta does not depend on x, so the
         # sums of later steps can be formed ahead, like the batch indices of 8
-        # steps: four sums x four rows of U a pass, each row loaded once for
-        # four sums.  Each sum adds its terms in the order of one sum alone,
-        # ((W + a0 U0) + a1 U1) + ..., four rows a pass.
+        # steps.  Each sum adds its terms in the order of one sum alone,
+        # ((0 + a0 U0) + a1 U1) + ...: the CPU in vectors (moment_rows), the
+        # scalar loops below (four sums x four rows of U a pass, each row
+        # loaded once for four sums) where there are none.
         pairs = (r + 1) // 2
         zs = SUMS_AT_ONCE * e
         for j in range(SUMS_AT_ONCE):
@@ -310,11 +311,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
         W1 = out[e : 2 * e]
         W2 = out[2 * e : 3 * e]
         W3 = out[3 * e : 4 * e]
+        if vector_rows:
+            moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3)
+            return
         for i in range(zs):
             out[i] = 0.0
-        # the CPU sums the first numbers of each row in vectors, the rest here;
-        # each number's sum adds its terms in the same order either way
-        first = moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3) if vector_rows else 0
         k = 0
         while k + 4 <= r:
             U0 = U[k * e :]
@@ -325,7 +326,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             a10, a11, a12, a13 = Z1[k], Z1[k + 1], Z1[k + 2], Z1[k + 3]
             a20, a21, a22, a23 = Z2[k], Z2[k + 1], Z2[k + 2], Z2[k + 3]
             a30, a31, a32, a33 = Z3[k], Z3[k + 1], Z3[k + 2], Z3[k + 3]
-            for i in range(first, e):
+            for i in range(e):
                 u0 = U0[i]
                 u1 = U1[i]
                 u2 = U2[i]
@@ -338,7 +339,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         while k < r:
             U0 = U[k * e :]
             a00, a10, a20, a30 = Z0[k], Z1[k], Z2[k], Z3[k]
-            for i in range(first, e):
+            for i in range(e):
                 u0 = U0[i]
                 W0[i] += a00 * u0
                 W1[i] += a10 * u0
@@ -425,6 +426,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         L = lanes.LANES
         vload_window, hsum8 = lanes.vload_window, lanes.hsum8
         splat_like, vload_like, vfma_low = lanes.splat_like, lanes.vload_like, lanes.vfma_low
+        vload4, NARROW = lanes.vload4, lanes.NARROW
 
         @hot
         def linear_rows_lanes(z_lo, z_hi, d, M, v, idx, first, stride, B, w):
@@ -540,48 +542,56 @@ def build(jit, xp, rng, hot=None, lanes=None):
             return s, zsum
 
         @hot
-        def four_terms(w, a0, u0, a1, u1, a2, u2, a3, u3):
-            # (((w + a0 u0) + a1 u1) + a2 u2) + a3 u3, lane by lane
-            return vadd(vadd(vadd(vadd(w, vmul(a0, u0)), vmul(a1, u1)), vmul(a2, u2)), vmul(a3, u3))
-
-        @hot
         def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):
-            # moment_sums' sums W_j += sum_k Z_j[k] U_k in whole vectors over
-            # the first e - e mod 8 numbers of each row (returned; the rest
-            # are moment_sums' scalar loops), unmasked: a masked store costs
-            # some ten times a plain one on AMD's cores.  The same terms in the
-            # same order as the scalar loops, which LLVM vectorised only in
-            # part (four sums and four rows, views of two arrays, that may
-            # overlap): about a tenth less time on the sums' arithmetic
-            # (BENCHMARKS.md, fde64ac).
+            # moment_sums' sums W_j = sum_k Z_j[k] U_k, every number of them:
+            # 8 numbers of the four sums a pass over the r rows, each in a
+            # vector register from its first term to its last.  The terms are
+            # added in the order of one sum alone, ((0 + Z[0] U_0) + Z[1] U_1)
+            # + ..., as in moment_sums' scalar loops, so the same bits.  Why
+            # not W in memory, four rows a pass: the 8-lane splats of 16
+            # factors do not fit AVX2's 16 registers and spill, and each pass
+            # loads and stores every W; and the last e mod 8 numbers of each
+            # row (one at d = 10) cost a quarter of the sums in scalar chains
+            # through W (BENCHMARKS.md).
             full = e - e % L
-            k = 0
-            while k + 4 <= r:
-                U0 = U[k * e :]
-                U1 = U[(k + 1) * e :]
-                U2 = U[(k + 2) * e :]
-                U3 = U[(k + 3) * e :]
-                a00, a01, a02, a03 = splat(Z0[k]), splat(Z0[k + 1]), splat(Z0[k + 2]), splat(Z0[k + 3])
-                a10, a11, a12, a13 = splat(Z1[k]), splat(Z1[k + 1]), splat(Z1[k + 2]), splat(Z1[k + 3])
-                a20, a21, a22, a23 = splat(Z2[k]), splat(Z2[k + 1]), splat(Z2[k + 2]), splat(Z2[k + 3])
-                a30, a31, a32, a33 = splat(Z3[k]), splat(Z3[k + 1]), splat(Z3[k + 2]), splat(Z3[k + 3])
-                for i in range(0, full, L):
-                    u0, u1, u2, u3 = fload(U0, i), fload(U1, i), fload(U2, i), fload(U3, i)
-                    fstore(W0, i, four_terms(fload(W0, i), a00, u0, a01, u1, a02, u2, a03, u3))
-                    fstore(W1, i, four_terms(fload(W1, i), a10, u0, a11, u1, a12, u2, a13, u3))
-                    fstore(W2, i, four_terms(fload(W2, i), a20, u0, a21, u1, a22, u2, a23, u3))
-                    fstore(W3, i, four_terms(fload(W3, i), a30, u0, a31, u1, a32, u2, a33, u3))
-                k += 4
-            while k < r:
-                a0, a1, a2, a3 = splat(Z0[k]), splat(Z1[k]), splat(Z2[k]), splat(Z3[k])
-                for i in range(0, full, L):
-                    u = fload(U, k * e + i)
-                    fstore(W0, i, vadd(fload(W0, i), vmul(a0, u)))
-                    fstore(W1, i, vadd(fload(W1, i), vmul(a1, u)))
-                    fstore(W2, i, vadd(fload(W2, i), vmul(a2, u)))
-                    fstore(W3, i, vadd(fload(W3, i), vmul(a3, u)))
-                k += 1
-            return full
+            for i in range(0, full, L):
+                s0 = splat(0.0)
+                s1 = splat(0.0)
+                s2 = splat(0.0)
+                s3 = splat(0.0)
+                at = i
+                for k in range(r):
+                    u = fload(U, at)
+                    s0 = vadd(s0, vmul(splat(Z0[k]), u))
+                    s1 = vadd(s1, vmul(splat(Z1[k]), u))
+                    s2 = vadd(s2, vmul(splat(Z2[k]), u))
+                    s3 = vadd(s3, vmul(splat(Z3[k]), u))
+                    at += e
+                fstore(W0, i, s0)
+                fstore(W1, i, s1)
+                fstore(W2, i, s2)
+                fstore(W3, i, s3)
+            # the rest, at most 7 numbers a row, in 4-lane vectors (masked loads
+            # and stores: four stores a call)
+            for i in range(full, e, NARROW):
+                count = min(NARROW, e - i)
+                u = vload4(U, i, count)
+                s0 = splat_like(u, 0.0)
+                s1 = s0
+                s2 = s0
+                s3 = s0
+                at = i
+                for k in range(r):
+                    u = vload4(U, at, count)
+                    s0 = vadd(s0, vmul(splat_like(u, Z0[k]), u))
+                    s1 = vadd(s1, vmul(splat_like(u, Z1[k]), u))
+                    s2 = vadd(s2, vmul(splat_like(u, Z2[k]), u))
+                    s3 = vadd(s3, vmul(splat_like(u, Z3[k]), u))
+                    at += e
+                vstore(W0, i, count, s0)
+                vstore(W1, i, count, s1)
+                vstore(W2, i, count, s2)
+                vstore(W3, i, count, s3)
 
         @hot
         def upper_row(W, z_lo, z_hi, c, d, lo, hi):
@@ -656,7 +666,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
         @jit
         def moment_rows(U, r, e, Z0, Z1, Z2, Z3, W0, W1, W2, W3):  # never called (GPU)
-            return 0
+            pass
 
         @jit
         def packed_mv(W, z, d, out):  # never called (GPU)

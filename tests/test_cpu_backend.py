@@ -267,8 +267,9 @@ def test_moment_sums_in_vectors_are_the_scalar_sums(scalar_models, cls, d):
     steps in vectors (kernels/models.py::moment_rows); the scalar loops add
     the same terms in the same order: the sums they leave in the scratch are
     the same bits.  d = 2, 4, 6, 12 give r = e = d(d+1)/2 + d of 5, 14, 27
-    and 90: no whole vector of 8, then tails of 6, 3 and 2 numbers, and r
-    mod 4 of 1, 2 and 3 (remainder rows after the passes of four)."""
+    and 90: no whole vector of 8, then tails of 6, 3 and 2 numbers (4-lane
+    vectors, whole and masked), and for the scalar loops r mod 4 of 1, 2 and
+    3 (remainder rows after the passes of four)."""
     rng = np.random.default_rng(40 + d)
     A = rng.normal(size=(150, d))
     model = getattr(toylab, cls)(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=150), noise="moments")
