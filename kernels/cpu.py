@@ -16,7 +16,8 @@ a folder named by a hash of the ``kernels`` sources and the Numba version:
 editing any kernel source compiles afresh.
 
 Kernels with user observables (``@njit`` functions of x) are compiled in
-memory for each process and are not cached.
+memory, once per process for each set of observables, and are not cached on
+disk.
 """
 
 from __future__ import annotations
@@ -206,24 +207,32 @@ def cache_dir():
 _LOADED = {}
 
 
-def get_kernel(model, algorithm, user=None, n_builtin=0):
+def get_kernel(model, algorithm, observables=(), n_builtin=0):
     """The compiled ensemble kernel for (model class name, algorithm class name).
 
-    ``user``: an ``@njit`` function ``user(x, obs, first)`` writing the user
-    observables into ``obs[first:]``; such kernels are compiled in memory.
+    ``observables``: ``@njit`` functions of x (user observables), recorded in
+    ``obs[n_builtin:]`` after the built-in ones.  Such kernels are compiled in
+    memory (Numba cannot cache a kernel that calls functions it did not
+    define), once per process for each (model, algorithm, observables,
+    n_builtin): simulate calls that differ only in hyperparameters, paths or
+    times share the compiled kernel, as the cached kernels do.
     """
     if model not in MODELS:
         raise ValueError(f"no compiled kernel for model {model!r}")
     if algorithm not in _steps.ALGORITHMS:
         raise ValueError(f"no compiled kernel for algorithm {algorithm!r}")
     digest = source_digest()
-    if user is not None:
-        src = KERNEL_TEMPLATE.format(
-            model=model, algorithm=algorithm, digest=digest, cache=False, user_call=_USER_CALL.format(first=n_builtin)
-        )
-        namespace = {"_user": user}
-        exec(compile(src, f"<toylab kernel {model} x {algorithm}>", "exec"), namespace)
-        return namespace["run_blocks"]
+    observables = tuple(observables)
+    if observables:
+        key = (model, algorithm, observables, n_builtin)
+        if key not in _LOADED:
+            src = KERNEL_TEMPLATE.format(
+                model=model, algorithm=algorithm, digest=digest, cache=False, user_call=_USER_CALL.format(first=n_builtin)
+            )
+            namespace = {"_user": chain_observables(observables)}
+            exec(compile(src, f"<toylab kernel {model} x {algorithm}>", "exec"), namespace)
+            _LOADED[key] = namespace["run_blocks"]
+        return _LOADED[key]
     key = (model, algorithm)
     if key not in _LOADED:
         folder = cache_dir()

@@ -7,6 +7,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from numba import njit
 
 import toylab
 from kernels import rng as R
@@ -112,6 +113,31 @@ def test_compiled_once_per_type_never_per_hyperparameter():
     assert kernel is cpu.get_kernel("SphereRegression", "SVAG")
     generated = cpu.cache_dir() / "toylab_kernel_SphereRegression_SVAG.py"
     assert generated.exists() and "cache=True" in generated.read_text()
+
+
+@njit
+def _first_coordinate(x):
+    return x[0]
+
+
+@njit
+def _second_coordinate(x):
+    return x[1]
+
+
+def test_kernels_with_user_observables_are_made_once_per_process():
+    """A kernel that calls user observables cannot be cached on disk; it is
+    made once per process for each (model, algorithm, observables, place of
+    the first), so a sweep over hyperparameters with the same observables
+    compiles once.  (Nothing is compiled here: Numba compiles on first call.)"""
+    from kernels import cpu
+
+    one = cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 5)
+    assert one is cpu.get_kernel("LinearRegression", "SGD", [_first_coordinate], 5)
+    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_second_coordinate,), 5)
+    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 6)
+    assert one is not cpu.get_kernel("LinearRegression", "NGD", (_first_coordinate,), 5)
+    assert one is not cpu.get_kernel("LinearRegression", "SGD")
 
 
 def test_unknown_kernel_names_are_refused():

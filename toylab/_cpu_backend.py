@@ -25,9 +25,7 @@ _MAX_STAT_FLOATS = 2_000_000
 def kernel_for(spec):
     from kernels import cpu
 
-    user = None
-    if spec.user_observables:
-        user = cpu.chain_observables([fn for _, fn in spec.user_observables])
+    user = tuple(fn for _, fn in spec.user_observables)
     n_builtin = len(spec.observables) - len(spec.user_observables)
     return cpu.get_kernel(type(spec.model).__name__, type(spec.algorithm).__name__, user, n_builtin)
 
