@@ -42,6 +42,17 @@ settings.register_profile(
 settings.load_profile(os.environ.get("TOYLAB_HYPOTHESIS_PROFILE", "ci"))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _faster_inlining():
+    """Numba's inlining with one scope copy per call site for the whole session
+    (kernels/inlining.py): the tests that call the per-path functions compile
+    them outside ``simulate``, which applies it itself."""
+    from kernels.inlining import faster_inlining
+
+    with faster_inlining():
+        yield
+
+
 def tiny_regression(n=4, d=2, seed=0, cls=None):
     from toylab import LinearRegression
 

@@ -140,6 +140,78 @@ def test_kernels_with_user_observables_are_made_once_per_process():
     assert one is not cpu.get_kernel("LinearRegression", "SGD")
 
 
+_INLINING_CHECK = """
+import numpy as np
+from numba import njit
+from numba.core import inline_closurecall as ic
+from kernels import inlining
+
+assert inlining.AVAILABLE, "this Numba's inline_ir is not the one kernels/inlining.py rebuilds"
+stock = ic.InlineWorker.inline_ir
+with inlining.faster_inlining():
+    assert ic.InlineWorker.inline_ir is not stock
+    with inlining.faster_inlining():
+        pass
+    assert ic.InlineWorker.inline_ir is not stock
+assert ic.InlineWorker.inline_ir is stock
+
+def make():
+    # nested inlined functions with loops and branches: many blocks a callee
+    @njit(inline="always")
+    def clip(v, lo, hi):
+        if v < lo:
+            return lo
+        if v > hi:
+            return hi
+        return v
+
+    @njit(inline="always")
+    def walk(x, out):
+        s = 0.0
+        for i in range(x.shape[0]):
+            t = clip(x[i], -1.0, 1.0)
+            if i % 3 == 0:
+                s += t * t
+            else:
+                s -= clip(t * s, -0.5, 0.5)
+            out[i] = s
+        return s
+
+    @njit
+    def run(x, out):
+        a = walk(x, out)
+        b = walk(out, x)
+        return a + 2.0 * b
+
+    return run
+
+x = np.random.default_rng(0).normal(size=50) * 2.0
+results = []
+for fast in (False, True):
+    run = make()
+    a, out = x.copy(), np.zeros(50)
+    if fast:
+        with inlining.faster_inlining():
+            value = run(a, out)
+    else:
+        value = run(a, out)
+    results.append((value, a, out))
+assert results[0][0] == results[1][0]
+assert np.array_equal(results[0][1], results[1][1]) and np.array_equal(results[0][2], results[1][2])
+print("ok")
+"""
+
+
+def test_faster_inlining_is_numba_inlining_in_the_context_only():
+    """kernels/inlining.py swaps Numba's InlineWorker.inline_ir for the same
+    method with one deep-copy memo per IR copy, inside its context only
+    (re-entrant), and code compiled either way computes the same numbers.  In
+    a fresh process: this session runs inside the context (conftest)."""
+    out = subprocess.run([sys.executable, "-c", _INLINING_CHECK], capture_output=True, text=True, cwd=os.getcwd())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("ok")
+
+
 def test_unknown_kernel_names_are_refused():
     from kernels import cpu
 
