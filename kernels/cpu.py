@@ -221,35 +221,48 @@ def get_kernel(model, algorithm, observables=(), n_builtin=0):
         raise ValueError(f"no compiled kernel for model {model!r}")
     if algorithm not in _steps.ALGORITHMS:
         raise ValueError(f"no compiled kernel for algorithm {algorithm!r}")
-    digest = source_digest()
     observables = tuple(observables)
-    if observables:
-        key = (model, algorithm, observables, n_builtin)
-        if key not in _LOADED:
-            src = KERNEL_TEMPLATE.format(
-                model=model, algorithm=algorithm, digest=digest, cache=False, user_call=_USER_CALL.format(first=n_builtin)
-            )
-            namespace = {"_user": chain_observables(observables)}
-            exec(compile(src, f"<toylab kernel {model} x {algorithm}>", "exec"), namespace)
-            _LOADED[key] = namespace["run_blocks"]
-        return _LOADED[key]
-    key = (model, algorithm)
+    # built on a process's first call for a key, reused after (no file is read
+    # or hashed on later calls)
+    key = (model, algorithm, observables, n_builtin) if observables else (model, algorithm)
     if key not in _LOADED:
-        folder = cache_dir()
-        name = f"toylab_kernel_{model}_{algorithm}"
-        path = folder / f"{name}.py"
-        src = KERNEL_TEMPLATE.format(model=model, algorithm=algorithm, digest=digest, cache=True, user_call="")
-        if not path.exists() or path.read_text() != src:
-            # write then rename: concurrent processes never see half a file
-            tmp = path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_text(src)
-            os.replace(tmp, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        _LOADED[key] = module.run_blocks
+        if observables:
+            _LOADED[key] = _user_kernel(model, algorithm, observables, n_builtin)
+        else:
+            _LOADED[key] = _cached_kernel(model, algorithm)
     return _LOADED[key]
+
+
+def _user_kernel(model, algorithm, observables, n_builtin):
+    # compiled in memory, on its first call
+    src = KERNEL_TEMPLATE.format(
+        model=model,
+        algorithm=algorithm,
+        digest=source_digest(),
+        cache=False,
+        user_call=_USER_CALL.format(first=n_builtin),
+    )
+    namespace = {"_user": chain_observables(observables)}
+    exec(compile(src, f"<toylab kernel {model} x {algorithm}>", "exec"), namespace)
+    return namespace["run_blocks"]
+
+
+def _cached_kernel(model, algorithm):
+    # a generated module in cache_dir(), compiled with Numba's disk cache
+    folder = cache_dir()
+    name = f"toylab_kernel_{model}_{algorithm}"
+    path = folder / f"{name}.py"
+    src = KERNEL_TEMPLATE.format(model=model, algorithm=algorithm, digest=source_digest(), cache=True, user_call="")
+    if not path.exists() or path.read_text() != src:
+        # write then rename: concurrent processes never see half a file
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(src)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module.run_blocks
 
 
 def chain_observables(functions):

@@ -16,7 +16,7 @@ take a fifth to a third less time (SGD x LinearRegression 36 -> 29 s, SVAG
 85 -> 60 s; BENCHMARKS.md), and the kernels compute the same numbers.
 
 The method is rebuilt from Numba's own source, with that one change, and only
-where the source has the lines this was written against (numba 0.59 to 0.68);
+where the source has the lines this was written against (numba 0.68.1);
 anywhere else :func:`faster_inlining` leaves Numba as it is.  It is in effect
 only inside the context, so other Numba code in the process is not touched.
 """
