@@ -43,13 +43,14 @@ settings.load_profile(os.environ.get("TOYLAB_HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _faster_inlining():
-    """Numba's inlining with one scope copy per call site for the whole session
-    (kernels/inlining.py): the tests that call the per-path functions compile
-    them outside ``simulate``, which applies it itself."""
-    from kernels.inlining import faster_inlining
+def _faster_compiles():
+    """Numba's IR inlining and copy propagation without their extra deep
+    copies for the whole session (kernels/compiling.py): the tests that call
+    the per-path functions compile them outside ``simulate``, which applies
+    it itself."""
+    from kernels.compiling import faster_compiles
 
-    with faster_inlining():
+    with faster_compiles():
         yield
 
 

@@ -140,23 +140,30 @@ def test_kernels_with_user_observables_are_made_once_per_process():
     assert one is not cpu.get_kernel("LinearRegression", "SGD")
 
 
-_INLINING_CHECK = """
+_COMPILING_CHECK = """
 import numpy as np
-from numba import njit
-from numba.core import inline_closurecall as ic
-from kernels import inlining
+from numba import njit, prange, types
+from numba.core import inline_closurecall as ic, ir_utils
+from numba.core.compiler import run_frontend
+from numba.parfors import parfor
+from kernels import compiling
 
-assert inlining.AVAILABLE, "this Numba's inline_ir is not the one kernels/inlining.py rebuilds"
-stock = ic.InlineWorker.inline_ir
-with inlining.faster_inlining():
-    assert ic.InlineWorker.inline_ir is not stock
-    with inlining.faster_inlining():
+assert compiling.AVAILABLE == ("InlineWorker.inline_ir", "ir_utils.copy_propagate"), compiling.AVAILABLE
+places = lambda: (ic.InlineWorker.inline_ir, ir_utils.copy_propagate, parfor.copy_propagate)
+stock = places()
+stock_copy_propagate = ir_utils.copy_propagate
+with compiling.faster_compiles():
+    assert all(new is not old for new, old in zip(places(), stock))
+    assert ir_utils.copy_propagate is parfor.copy_propagate
+    fast_copy_propagate = ir_utils.copy_propagate
+    with compiling.faster_compiles():
         pass
-    assert ic.InlineWorker.inline_ir is not stock
-assert ic.InlineWorker.inline_ir is stock
+    assert all(new is not old for new, old in zip(places(), stock))
+assert all(new is old for new, old in zip(places(), stock))
 
 def make():
-    # nested inlined functions with loops and branches: many blocks a callee
+    # nested inlined functions with loops and branches: many blocks a callee;
+    # a parallel kernel, whose parfor passes propagate copies
     @njit(inline="always")
     def clip(v, lo, hi):
         if v < lo:
@@ -177,37 +184,67 @@ def make():
             out[i] = s
         return s
 
-    @njit
-    def run(x, out):
+    @njit(parallel=True)
+    def run(x, out, rows):
         a = walk(x, out)
         b = walk(out, x)
+        for r in prange(rows.shape[0]):
+            y = rows[r]
+            c = y
+            for i in range(y.shape[0]):
+                c[i] = clip(y[i] * a - b, -2.0, 2.0)
         return a + 2.0 * b
 
     return run
 
 x = np.random.default_rng(0).normal(size=50) * 2.0
+rows = np.random.default_rng(1).normal(size=(7, 5))
 results = []
 for fast in (False, True):
     run = make()
-    a, out = x.copy(), np.zeros(50)
+    a, out, r = x.copy(), np.zeros(50), rows.copy()
     if fast:
-        with inlining.faster_inlining():
-            value = run(a, out)
+        with compiling.faster_compiles():
+            value = run(a, out, r)
     else:
-        value = run(a, out)
-    results.append((value, a, out))
+        value = run(a, out, r)
+    results.append((value, a, out, r))
 assert results[0][0] == results[1][0]
-assert np.array_equal(results[0][1], results[1][1]) and np.array_equal(results[0][2], results[1][2])
+assert all(np.array_equal(u, v) for u, v in zip(results[0][1:], results[1][1:]))
+
+# copy propagation's result itself, on the IR of a function with copies in
+# loops and branches (one type for every variable: copies are kept)
+class OneType(dict):
+    def __missing__(self, name):
+        return types.float64
+
+def copies(x, n):
+    y = x
+    z = y
+    for i in range(n):
+        if i % 2:
+            w = z
+            z = y
+            y = w
+        else:
+            y = x
+    return y + z
+
+blocks = run_frontend(copies).blocks
+stock_result = stock_copy_propagate(blocks, OneType())
+fast_result = fast_copy_propagate(blocks, OneType())
+assert stock_result == fast_result and any(stock_result[1].values())
 print("ok")
 """
 
 
-def test_faster_inlining_is_numba_inlining_in_the_context_only():
-    """kernels/inlining.py swaps Numba's InlineWorker.inline_ir for the same
-    method with one deep-copy memo per IR copy, inside its context only
-    (re-entrant), and code compiled either way computes the same numbers.  In
-    a fresh process: this session runs inside the context (conftest)."""
-    out = subprocess.run([sys.executable, "-c", _INLINING_CHECK], capture_output=True, text=True, cwd=os.getcwd())
+def test_faster_compiles_are_numba_compiles_in_the_context_only():
+    """kernels/compiling.py swaps Numba's InlineWorker.inline_ir and
+    copy_propagate for the same functions without their extra deep copies,
+    inside its context only (re-entrant); code compiled either way computes
+    the same numbers, and copy propagation finds the same copies.  In a fresh
+    process: this session runs inside the context (conftest)."""
+    out = subprocess.run([sys.executable, "-c", _COMPILING_CHECK], capture_output=True, text=True, cwd=os.getcwd())
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("ok")
 

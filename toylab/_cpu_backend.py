@@ -8,7 +8,7 @@ import numba
 import numpy as np
 
 from kernels import STAT_BLOCK
-from kernels.inlining import faster_inlining
+from kernels.compiling import faster_compiles
 
 from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
 from ._progress import Progress
@@ -57,7 +57,7 @@ def run(spec, progress):
     seed = np.uint64(spec.seed)
     label = f"simulate {type(spec.algorithm).__name__} [cpu]"
     # the first call of a kernel compiles it (or loads it from the disk cache)
-    with faster_inlining(), Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+    with faster_compiles(), Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
         first = 0
         while first < total_blocks:
             nb = min(chunk, total_blocks - first)
