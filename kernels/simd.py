@@ -519,8 +519,11 @@ def philox_lanes(c0, c1, c2, c3, k0, k1):
     m1 = usplat(_M1)
     s32 = usplat(_S32)
     for _ in range(10):
-        p0 = umul(m0, c0)
-        p1 = umul(m1, c2)
+        # The words are below 2**32, but LLVM cannot tell across the loop's
+        # rounds and multiplies 64 x 64 bits (three vpmuludq, two shifts and
+        # an add); with the mask, one vpmuludq (a 32 x 32 -> 64 multiply).
+        p0 = umul(m0, uand(c0, mask))
+        p1 = umul(m1, uand(c2, mask))
         n0 = uxor(uxor(ushr(p1, s32), c1), usplat(k0))
         n2 = uxor(uxor(ushr(p0, s32), c3), usplat(k1))
         c1 = uand(p1, mask)
@@ -571,8 +574,10 @@ def bounded_lanes(seed, path, step0, kind, n, B, out):
     """
     seed = np.uint64(seed)
     path = np.uint64(path)
-    nn = usplat(np.uint64(n))
     mask = usplat(_MASK32)
+    # n and the words are below 2**32: masked, each product is one 32 x 32
+    # -> 64 multiply (see philox_lanes)
+    nn = uand(usplat(np.uint64(n)), mask)
     s32 = usplat(_S32)
     # counter = (step, kind << 24 | block, path mod 2**32, path >> 32), key = seed
     c0 = uand(uiota(np.uint64(step0)), mask)
@@ -584,16 +589,16 @@ def bounded_lanes(seed, path, step0, kind, n, B, out):
     for blk in range((B + 3) // 4):
         c1 = usplat(((np.uint64(kind) << _S24) | np.uint64(blk)) & _MASK32)
         w0, w1, w2, w3 = philox_lanes(c0, c1, c2, c3, k0, k1)
-        m = umul(w0, nn)
+        m = umul(uand(w0, mask), nn)
         ustore(out, (4 * blk) * LANES, ushr(m, s32))
         flagged |= ubelow(uand(m, mask), nn)
-        m = umul(w1, nn)
+        m = umul(uand(w1, mask), nn)
         ustore(out, (4 * blk + 1) * LANES, ushr(m, s32))
         flagged |= ubelow(uand(m, mask), nn)
-        m = umul(w2, nn)
+        m = umul(uand(w2, mask), nn)
         ustore(out, (4 * blk + 2) * LANES, ushr(m, s32))
         flagged |= ubelow(uand(m, mask), nn)
-        m = umul(w3, nn)
+        m = umul(uand(w3, mask), nn)
         ustore(out, (4 * blk + 3) * LANES, ushr(m, s32))
         flagged |= ubelow(uand(m, mask), nn)
     return flagged
