@@ -665,6 +665,27 @@ def build(jit, xp, rng, hot=None, lanes=None):
             vstore(out, 0, lo, vsub(acc_lo, vload(v, n, lo)))
             vstore(out, L, hi, vsub(acc_hi, vload(v, n + L, hi)))
 
+        @hot
+        def quad_lanes(x, scale, M, v, n, row):
+            # quad_ls for d <= 16: the d numbers sum_k e_k K[k, c] as two
+            # vectors, a multiply-add a row, then e.(that) as one vector
+            # product and a horizontal sum.  e^T K e = e^T K^T e, so rows
+            # serve for columns whatever K; in the scalar form each of the d
+            # sums is a chain of d dependent additions (BENCHMARKS.md).
+            d = x.shape[0]
+            lo = min(d, L)
+            hi = d - L
+            sz = splat(scale)
+            e_lo = vsub(vmul(vload(x, 0, lo), sz), vload(v, n + d, lo))
+            e_hi = vsub(vmul(vload(x, L, hi), sz), vload(v, n + d + L, hi))
+            acc_lo = splat(0.0)
+            acc_hi = splat(0.0)
+            for k in range(d):
+                ek = splat(scale * x[k] - v[n + d + k])
+                acc_lo = vfma(ek, vload(M, (row + k) * d, lo), acc_lo)
+                acc_hi = vfma(ek, vload(M, (row + k) * d + L, hi), acc_hi)
+            return hsum(vfma(e_hi, acc_hi, vmul(e_lo, acc_lo)))
+
     # the CPU draws the per-sample noise of the linear models through
     # noise_rows, and forms the moment noise's S z + s through packed_mv
     if not vector_rows:
@@ -684,6 +705,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
         @jit
         def h_minus_b_lanes(x, scale, M, v, n, out):  # never called (GPU)
             pass
+
+        @jit
+        def quad_lanes(x, scale, M, v, n, row):  # never called (GPU)
+            return 0.0
 
     # ------------------------------------------------------ LinearRegression
     @hot
@@ -712,6 +737,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
     def quad_ls(x, scale, M, v, n, row):
         # e^T K e with e = scale x - x_ls and K the d x d block of M from ``row``
         d = x.shape[0]
+        if vector_rows and d <= in_registers:
+            return quad_lanes(x, scale, M, v, n, row)
         s = 0.0
         for c in range(d):
             ke = 0.0

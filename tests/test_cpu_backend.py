@@ -379,6 +379,35 @@ def test_sphere_records_match_the_model(scalar_models, targets, n, d):
             assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)
 
 
+@pytest.mark.parametrize("d", [3, 8, 10, 12, 16, 21])
+def test_linear_records_match_the_model(scalar_models, d):
+    """LinearRegression's loss and tr Sigma_1 as the kernels compute them,
+    about the least-squares point in O(d^2) (e^T H e and e^T Q e: on the CPU
+    in vectors for d <= 16, whole, 4-lane and masked; d = 21 the scalar
+    loops), against the model's sums over the n samples, in both compiled
+    forms; at x_ls + 1e-7 delta too, where L - L_ls is some 1e-14 of L and a
+    sum over the samples would lose it to cancellation."""
+    rng = np.random.default_rng(60 + d)
+    A = rng.normal(size=(90, d))
+    model = LinearRegression(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=90))
+    M, v, p = model_arrays(model)
+    x_ls = np.linalg.lstsq(A, model.y, rcond=None)[0]
+    loss_ls = model.loss(x_ls)
+    points = list(rng.normal(size=(3, d)) * np.array([[0.3], [3.0], [30.0]]))
+    near = x_ls + 1e-7 * rng.normal(size=d)
+    for ns in (CPU_MODELS["LinearRegression"], scalar_models["LinearRegression"]):
+        for x in points:
+            loss = ns["loss"](x, M, v, p, np.zeros(2))
+            trace = ns["sigma1_trace"](x, M, v, p, np.zeros(2), np.zeros(d), np.zeros(d))
+            assert loss == pytest.approx(model.loss(x), rel=1e-12)
+            assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)
+        # the excess loss e^T H e / 2 to 1e-6 of itself: H's quadratic form exactly
+        excess = ns["loss"](near, M, v, p, np.zeros(2)) - p[1]
+        e = near - x_ls
+        assert excess == pytest.approx(0.5 * e @ (A.T @ A / 90) @ e, rel=1e-6)
+        assert 0 < excess < 1e-10 * loss_ls
+
+
 @pytest.mark.parametrize("d", [3, 10, 16, 21])
 def test_gradient_in_vectors_is_the_scalar_gradient(scalar_models, d):
     """LinearRegression's H x - b in two vector registers (d <= 16) adds the
