@@ -432,6 +432,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         vload_window, hsum8 = lanes.vload_window, lanes.hsum8
         splat_like, vload_like, vfma_low = lanes.splat_like, lanes.vload_like, lanes.vfma_low
         vload4, NARROW = lanes.vload4, lanes.NARROW
+        vfrom = lanes.vfrom
 
         @hot
         def linear_rows_lanes(z_lo, z_hi, d, M, v, idx, first, stride, B, w):
@@ -853,37 +854,47 @@ def build(jit, xp, rng, hot=None, lanes=None):
         def quartic_sum(e, FT, d, r4):
             # |F q|^2 with q_t = et_a et_b (a <= b), et = (e, 1), and F^T
             # stored row t by row t (r4 numbers each): (F q) = sum_t q_t F^T[t]
-            # 64 numbers a pass in eight vectors kept in registers (r4 <= 64,
-            # d <= 10, in one), a multiply-add per t and vector; eight chains
-            # keep two FMA units busy.  Lanes past r4 load zeros.
+            # 32 numbers a pass in four vectors, a multiply-add a t and
+            # vector.  Four vectors (eight 4-lane registers on AVX2) leave
+            # room in the 16 registers for q; with eight, and masked loads,
+            # the sums and the masks went to the stack and back at every t,
+            # 4-5x slower (BENCHMARKS.md).  Where r4 >= 32 every load is a
+            # plain one: the last pass starts at r4 - 32, overlapping the
+            # one before, and drops the lanes that pass counted (vfrom).
+            # Where r4 < 32, one pass of masked loads (zeros past r4).
             total = splat(0.0)
-            for j0 in range(0, r4, 8 * L):
-                n0 = r4 - j0
+            plain = r4 >= 4 * L
+            for j0 in range(0, r4, 4 * L):
+                at = min(j0, r4 - 4 * L) if plain else j0
+                n0 = r4 - at
                 s0 = splat(0.0)
                 s1 = splat(0.0)
                 s2 = splat(0.0)
                 s3 = splat(0.0)
-                s4 = splat(0.0)
-                s5 = splat(0.0)
-                s6 = splat(0.0)
-                s7 = splat(0.0)
                 t = 0
                 for a in range(d + 1):
                     ea = e[a] if a < d else 1.0
                     for b in range(a, d + 1):
                         q = splat(ea * e[b] if b < d else ea)
-                        base = t * r4 + j0
-                        s0 = vfma(q, vload(FT, base, n0), s0)
-                        s1 = vfma(q, vload(FT, base + L, n0 - L), s1)
-                        s2 = vfma(q, vload(FT, base + 2 * L, n0 - 2 * L), s2)
-                        s3 = vfma(q, vload(FT, base + 3 * L, n0 - 3 * L), s3)
-                        s4 = vfma(q, vload(FT, base + 4 * L, n0 - 4 * L), s4)
-                        s5 = vfma(q, vload(FT, base + 5 * L, n0 - 5 * L), s5)
-                        s6 = vfma(q, vload(FT, base + 6 * L, n0 - 6 * L), s6)
-                        s7 = vfma(q, vload(FT, base + 7 * L, n0 - 7 * L), s7)
+                        base = t * r4 + at
+                        if plain:
+                            s0 = vfma(q, fload(FT, base), s0)
+                            s1 = vfma(q, fload(FT, base + L), s1)
+                            s2 = vfma(q, fload(FT, base + 2 * L), s2)
+                            s3 = vfma(q, fload(FT, base + 3 * L), s3)
+                        else:
+                            s0 = vfma(q, vload(FT, base, n0), s0)
+                            s1 = vfma(q, vload(FT, base + L, n0 - L), s1)
+                            s2 = vfma(q, vload(FT, base + 2 * L, n0 - 2 * L), s2)
+                            s3 = vfma(q, vload(FT, base + 3 * L, n0 - 3 * L), s3)
                         t += 1
+                # the lanes below j0 - at were counted by the pass before
+                done = j0 - at
+                s0 = vfrom(s0, done)
+                s1 = vfrom(s1, done - L)
+                s2 = vfrom(s2, done - 2 * L)
+                s3 = vfrom(s3, done - 3 * L)
                 total = vfma(s0, s0, vfma(s1, s1, vfma(s2, s2, vfma(s3, s3, total))))
-                total = vfma(s4, s4, vfma(s5, s5, vfma(s6, s6, vfma(s7, s7, total))))
             return hsum(total)
 
     else:

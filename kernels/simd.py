@@ -355,6 +355,18 @@ vdiv = _lanewise("fdiv", _FLOATS, "``a / b`` lane by lane (correctly rounded, as
 
 
 @intrinsic
+def vfrom(typingctx, v, lo):
+    """``v`` in the lanes ``j >= lo``, zeros in the lanes below (an f64x8 or an f64x4)."""
+    vecty = _float_vector(v, "vfrom")
+
+    def codegen(context, builder, sig, args):
+        keep = builder.not_(_lane_mask(builder, args[1], vecty.count))
+        return builder.select(keep, args[0], ir.Constant(vecty, [0.0] * vecty.count))
+
+    return v(v, lo), codegen
+
+
+@intrinsic
 def beyond(typingctx, v, count, bound):
     """1 if a lane ``j < count`` of ``v`` is not ``|v_j| <= bound`` (above it, or NaN), else 0.
 

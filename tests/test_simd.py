@@ -54,6 +54,25 @@ def windows(a, start, lo, hi, out):
 
 
 @numba.njit
+def lanes_from(a, lo, out8, out4):
+    simd.vstore(out8, 0, 8, simd.vfrom(simd.vload(a, 0, 8), lo))
+    simd.vstore(out4, 0, 4, simd.vfrom(simd.vload4(a, 0, 4), lo))
+
+
+def test_lanes_from_keep_the_upper_lanes_only():
+    """vfrom(v, lo) keeps lane j of v where j >= lo and is zero below, at
+    either width: all of v for lo <= 0, none of it for lo >= the width, and
+    a NaN or an infinity below lo is dropped too."""
+    a = np.array([np.nan, -np.inf, 3.0, -4.0, 5.0, 6.5, -7.0, 8.0])
+    out8, out4 = np.empty(8), np.empty(4)
+    for lo in (-9, -1, 0, 1, 2, 3, 4, 5, 7, 8, 12):
+        lanes_from(a, lo, out8, out4)
+        ref = np.where(np.arange(8) >= lo, a, 0.0)
+        np.testing.assert_array_equal(out8, ref)
+        np.testing.assert_array_equal(out4, ref[:4])
+
+
+@numba.njit
 def sums_of_eight(a, out):
     s = simd.hsum8(
         simd.vload(a, 0, 8), simd.vload(a, 8, 8), simd.vload(a, 16, 8), simd.vload(a, 24, 8),
