@@ -360,10 +360,12 @@ def scalar_models():
 @pytest.mark.parametrize("n,d", [(400, 3), (7, 4), (200, 7), (300, 10), (500, 12)])
 def test_sphere_records_match_the_model(scalar_models, targets, n, d):
     """SphereRegression's loss and tr Sigma_1 as the kernels compute them, about
-    the least-squares point in O(d^2) and O(d^4) (r4 = 78 > 64 rows of the
-    quartic factor at d = 12: two passes of the vector form; n = 7 < d(d+1)/2
-    a factor of low rank), against the model's sums over the n samples, in
-    both compiled forms."""
+    the least-squares point in O(d^2) and O(d^4), against the model's sums
+    over the n samples, in both compiled forms.  The quartic factor has r4 =
+    6 to 90 rows: below 32 (d <= 7 but d = 7's noisy targets) the vector form
+    runs one pass of masked loads; at 35, 55, 65, 78 and 90, passes of 32
+    whose last overlaps the one before; n = 7 < d(d+1)/2 gives a factor of
+    low rank."""
     rng = np.random.default_rng(n + d)
     A = rng.normal(size=(n, d))
     u = rng.normal(size=d)
@@ -383,10 +385,11 @@ def test_sphere_records_match_the_model(scalar_models, targets, n, d):
 def test_linear_records_match_the_model(scalar_models, d):
     """LinearRegression's loss and tr Sigma_1 as the kernels compute them,
     about the least-squares point in O(d^2) (e^T H e and e^T Q e: on the CPU
-    in vectors for d <= 16, whole, 4-lane and masked; d = 21 the scalar
-    loops), against the model's sums over the n samples, in both compiled
-    forms; at x_ls + 1e-7 delta too, where L - L_ls is some 1e-14 of L and a
-    sum over the samples would lose it to cancellation."""
+    in two 8-lane vectors for d <= 16, the second masked or, at d <= 8,
+    empty; d = 21 the scalar loops), against the model's sums over the n
+    samples, in both compiled forms; at x_ls + 1e-7 delta too, where L - L_ls
+    is 1e-13 to 1e-12 of L and a sum over the samples would lose it to
+    cancellation."""
     rng = np.random.default_rng(60 + d)
     A = rng.normal(size=(90, d))
     model = LinearRegression(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=90))
