@@ -155,6 +155,43 @@ def test_results_do_not_depend_on_chunk_size(regression, alg, backend):
         np.testing.assert_array_equal(runs[0].count, other.count)
 
 
+def test_block_statistics_merge_to_those_of_all_paths():
+    """Per-block (count, mean, M2) merged in block order (``Accumulator``,
+    compiled in ``kernels.stats``) against the count, mean and centred sum
+    of squares of all the live values at once, and the same bits whatever
+    chunks the blocks arrive in."""
+    from toylab._stats import Accumulator, block_stats
+
+    rng = np.random.default_rng(11)
+    P, R, O = 1000, 3, 4
+    # values far from 0 (the update's cancellation shows there), a spread per
+    # record time; some paths dead, all of them at record time 2
+    values = 1e3 + rng.normal(size=(R, P, O)) * np.array([1.0, 1e-3, 10.0])[:, None, None]
+    alive = rng.random((R, P)) > 0.3
+    alive[2] = False
+    per_record = [block_stats(values[r], alive[r]) for r in range(R)]
+    count = np.stack([st[0] for st in per_record], axis=1)
+    mean = np.stack([st[1] for st in per_record], axis=1)
+    m2 = np.stack([st[2] for st in per_record], axis=1)
+    runs = []
+    for cuts in ([], [1], [3, 4, 10], list(range(1, len(count)))):
+        acc = Accumulator(R, O)
+        for lo, hi in zip([0, *cuts], [*cuts, len(count)]):
+            acc.add_blocks(count[lo:hi], mean[lo:hi], m2[lo:hi])
+        runs.append(acc)
+    for acc in runs[1:]:
+        for name in ("count", "mean", "m2"):
+            np.testing.assert_array_equal(getattr(acc, name), getattr(runs[0], name))
+    acc = runs[0]
+    np.testing.assert_array_equal(acc.count, alive.sum(axis=1))
+    for r in range(2):
+        live = values[r][alive[r]]
+        np.testing.assert_allclose(acc.mean[r], live.mean(axis=0), rtol=1e-14)
+        np.testing.assert_allclose(acc.m2[r], ((live - live.mean(axis=0)) ** 2).sum(axis=0), rtol=1e-10)
+    np.testing.assert_array_equal(acc.mean[2], 0.0)
+    np.testing.assert_array_equal(acc.m2[2], 0.0)
+
+
 def test_seed_changes_the_result(regression):
     a = simulate(regression, SGD(0.1, 2), X0, [0.5], paths=64, seed=1, progress=False)
     b = simulate(regression, SGD(0.1, 2), X0, [0.5], paths=64, seed=2, progress=False)

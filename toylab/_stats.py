@@ -33,17 +33,6 @@ def block_stats(values, alive):
     return n, mean, np.sum(dev * dev, axis=1)
 
 
-def merge(na, ma, sa, nb, mb, sb):
-    """Merge two groups' (n, mean, m2); works elementwise on arrays."""
-    n = na + nb
-    with np.errstate(invalid="ignore", divide="ignore"):
-        wb = np.where(n > 0, nb / np.maximum(n, 1), 0.0)
-        delta = mb - ma
-        mean = ma + delta * wb
-        m2 = sa + sb + delta * delta * na * wb
-    return n, mean, m2
-
-
 class Accumulator:
     """Per-record-time statistics of every observable, merged chunk by chunk."""
 
@@ -53,11 +42,19 @@ class Accumulator:
         self.m2 = np.zeros((n_records, n_observables))
 
     def add_blocks(self, count, mean, m2):
-        """Merge per-block statistics in block order.
+        """Merge per-block statistics in block order (Chan, Golub & LeVeque's
+        update, compiled: ``kernels.stats.merge_blocks``).
 
         ``count`` (nb, R), ``mean`` and ``m2`` (nb, R, O): block b's statistics
         at every record time.
         """
-        for b in range(len(count)):
-            c, mu, s = merge(self.count[:, None], self.mean, self.m2, count[b][:, None], mean[b], m2[b])
-            self.count, self.mean, self.m2 = c[:, 0], mu, s
+        from kernels.stats import merge_blocks
+
+        merge_blocks(
+            np.ascontiguousarray(count, dtype=np.int64),
+            np.ascontiguousarray(mean, dtype=float),
+            np.ascontiguousarray(m2, dtype=float),
+            self.count,
+            self.mean,
+            self.m2,
+        )
