@@ -48,6 +48,7 @@ class Accumulator:
         ``count`` (nb, R), ``mean`` and ``m2`` (nb, R, O): block b's statistics
         at every record time.
         """
+        # here, not at the top: `import toylab` does not import Numba
         from kernels.stats import merge_blocks
 
         merge_blocks(
