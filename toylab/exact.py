@@ -32,7 +32,6 @@ from itertools import combinations, product
 from math import comb
 
 import numpy as np
-import scipy.linalg
 
 from ._time import check_times, record_steps
 from .algorithms import SDE, SVAG, Algorithm
@@ -251,6 +250,10 @@ def moments(model, algorithm, x0, times):
     x0 = model.check_point(x0)
     d = model.dim
     if isinstance(algorithm, SDE):
+        # imported here: scipy.linalg takes some 0.25 s to import, which
+        # `import toylab` need not pay (Numba imports it when it loads a kernel)
+        import scipy.linalg
+
         times = check_times(times)
         G = _matrix(_sde_rhs(model, algorithm), d)
         z = _pack(1.0, x0, np.outer(x0, x0))
