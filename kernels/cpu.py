@@ -100,7 +100,8 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
         t1 = vec[bi, 3]
         t2 = wide_all[bi]
         aux = aux_all[bi]
-        obs = obs_all[bi]
+        obs = obs_all[bi, 0]
+        obs_start = obs_all[bi, 1]
         perm1 = perm_all[bi, 0]
         perm2 = perm_all[bi, 1]
         buf = buf_all[bi]
@@ -121,7 +122,16 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
             while True:
                 # record every time that falls on step k (Welford's update)
                 while r < R and record_steps[r] == k:
-                    _observe(x, M, v, p, ap, ai, aux, t1, t2, obs)
+                    if k == 0 and j > 0:
+                        # every path starts at x0: the built-in observables
+                        # at step 0 are those of the block's first path
+                        for o in range(n_obs):
+                            obs[o] = obs_start[o]
+                    else:
+                        _observe(x, M, v, p, ap, ai, aux, t1, t2, obs)
+                        if k == 0:
+                            for o in range(n_obs):
+                                obs_start[o] = obs[o]
 {user_call}
                     cnt[bi, r] += 1
                     nr = cnt[bi, r]
@@ -154,6 +164,9 @@ def perm_length(n_perm, batch_size):
 def scratch(n_blocks, d, n_obs, n_perm, n_wide):
     """The kernel's scratch for n_blocks blocks: (vec, wide, aux, obs, perm, buf, cur).
 
+    ``obs`` holds a path's observables and, beside them, those at step 0,
+    which every path of a block shares.
+
     ``wide`` (the steps' t2) holds max(d, n_wide) numbers
     (``toylab._compiled.noise_scratch_length``) and starts as NaN: the
     moment-factor noise keeps there the sums of the steps ahead, named by a
@@ -164,7 +177,7 @@ def scratch(n_blocks, d, n_obs, n_perm, n_wide):
         np.empty((n_blocks, 4, d)),
         np.full((n_blocks, max(d, n_wide)), np.nan),
         np.empty((n_blocks, 2)),
-        np.empty((n_blocks, max(n_obs, 1))),
+        np.empty((n_blocks, 2, max(n_obs, 1))),
         np.empty((n_blocks, 2, n_perm), np.int64),
         np.empty((n_blocks, 4), np.uint64),
         np.zeros((n_blocks, 1), np.int64),
