@@ -171,6 +171,17 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
     NARROW = lanes.NARROW
     k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
 
+    @hot
+    def batch_mean(s_lo, s_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi):
+        # The batch mean s / B, as s * (1 / B) where B is a power of two
+        # (exact_inverse): 1 / B is then exact, and both forms round the same
+        # real number, so they give the same bits; a division sits on the
+        # chain from one step to the next and takes some 13 cycles (Zen 3), a
+        # multiplication 3.
+        if exact_inverse:
+            return vmul(s_lo, inv_lo), vmul(s_hi, inv_hi)
+        return vdiv(s_lo, size_lo), vdiv(s_hi, size_hi)
+
     def make(stepwise, two_batches, name):
         def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
             d = x.shape[0]
@@ -190,30 +201,15 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
             c1_lo, c1_hi = splat_like(x_lo, ap[3]), splat_like(x_hi, ap[3])
             c2_lo, c2_hi = splat_like(x_lo, ap[4]), splat_like(x_hi, ap[4])
             size_lo, size_hi = splat_like(x_lo, float(B)), splat_like(x_hi, float(B))
-            # The batch mean g / B as g * (1 / B) where B is a power of two:
-            # 1 / B is then exact, and both forms round the same real number,
-            # so they give the same bits; a division sits on the chain from
-            # one step to the next and takes some 13 cycles (Zen 3), a
-            # multiplication 3.
             exact_inverse = (B & (B - 1)) == 0
             inv_lo, inv_hi = splat_like(x_lo, 1.0 / B), splat_like(x_hi, 1.0 / B)
             diverged = 0
             for j in range(k, k_end):
                 g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
-                if exact_inverse:
-                    g_lo = vmul(g_lo, inv_lo)
-                    g_hi = vmul(g_hi, inv_hi)
-                else:
-                    g_lo = vdiv(g_lo, size_lo)
-                    g_hi = vdiv(g_hi, size_hi)
+                g_lo, g_hi = batch_mean(g_lo, g_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                 if two_batches:
                     h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
-                    if exact_inverse:
-                        h_lo = vmul(h_lo, inv_lo)
-                        h_hi = vmul(h_hi, inv_hi)
-                    else:
-                        h_lo = vdiv(h_lo, size_lo)
-                        h_hi = vdiv(h_hi, size_hi)
+                    h_lo, h_hi = batch_mean(h_lo, h_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                     g_lo = vadd(vmul(c1_lo, g_lo), vmul(c2_lo, h_lo))
                     g_hi = vadd(vmul(c1_hi, g_hi), vmul(c2_hi, h_hi))
                 x_lo = vsub(x_lo, vmul(step_lo, vadd(g_lo, vmul(wd_lo, x_lo))))
