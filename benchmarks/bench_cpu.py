@@ -219,7 +219,8 @@ def main(argv=None):
     print(f"# numpy {np.__version__}, numba {numba.__version__}, {numba.get_num_threads()} threads, {os.cpu_count()} cores")
     # The peak before the table and again after it, the larger of the two
     # taken: one reading, on a shared machine, can come in at half the other.
-    peak_before = dgemm_peak(1000 if q else 2000)
+    peak_size = 1000 if q else 2000
+    peak_before = dgemm_peak(peak_size)
     algs = [SGD(0.01, B), SVAG(0.01, B, 8), NGD(0.01, B), EulerMaruyama(0.01, B, 0.01)]
     rows = []
     for name, model in models().items():
@@ -240,7 +241,7 @@ def main(argv=None):
         r_np = rate(model, alg, np_paths, np_steps, "numpy", args.repeat + (0 if cheap else 2))
         r_cpu = rate(model, alg, cpu_paths, steps, "cpu", args.repeat)
         measured.append((name, type(alg).__name__ + label, r_np, r_cpu, r_cpu * flops(model, alg)))
-    peak_after = dgemm_peak(1000 if q else 2000)
+    peak_after = dgemm_peak(peak_size)
     peak = max(peak_before, peak_after)
     print(f"# dgemm peak (numpy @, float64): {peak / 1e9:.1f} GFLOP/s, the larger of "
           f"{peak_before / 1e9:.1f} (before the table) and {peak_after / 1e9:.1f} (after)")
