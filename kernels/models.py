@@ -440,8 +440,12 @@ def build(jit, xp, rng, hot=None, lanes=None):
             # registers: (sum_b w_b r_i a_i in two vectors, sum_b w_b r_i (a_i.z)).
             # z_hi, and the second vector of the sum, is an f64x8 or, for
             # d <= 12, an f64x4: each row as its first 8 numbers and the rest
-            # (vfma_low).  Two samples a pass, each into its own sums: two
-            # chains of dependent additions, not one.  For d >= 8 a row's
+            # (vfma_low).  Two samples a pass, both into one set of sums.
+            # A set for each (two chains of dependent additions, half as
+            # long) needs three more vector registers than AVX2's 16 hold:
+            # one sum went to the stack and back every pass, and SGD ran
+            # 1.14x (SphereRegression) and 1.03x (LinearRegression) slower
+            # (BENCHMARKS.md).  For d >= 8 a row's
             # first 8 numbers are a plain load: a masked one, even with
             # every lane on, takes longer (AVX2), and the form with both
             # changes ran 1.2x faster than two masked 8-lane vectors at
@@ -452,10 +456,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             whole = d >= L
             g_lo = splat(0.0)
             g_hi = splat_like(z_hi, 0.0)
-            h_lo = splat(0.0)
-            h_hi = splat_like(z_hi, 0.0)
             s = 0.0
-            t = 0.0
             b = 0
             while b + 2 <= B:
                 # Positions as unsigned integers: Numba adds the length to a
@@ -473,11 +474,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 ra = az - v[np.uint64(i)] if w is None else w[b] * (az - v[np.uint64(i)])
                 rc = cz - v[np.uint64(j)] if w is None else w[b + 1] * (cz - v[np.uint64(j)])
                 s += ra * az
-                t += rc * cz
+                s += rc * cz
                 g_lo = vfma(splat(ra), a_lo, g_lo)
                 g_hi = vfma(splat_like(z_hi, ra), a_hi, g_hi)
-                h_lo = vfma(splat(rc), c_lo, h_lo)
-                h_hi = vfma(splat_like(z_hi, rc), c_hi, h_hi)
+                g_lo = vfma(splat(rc), c_lo, g_lo)
+                g_hi = vfma(splat_like(z_hi, rc), c_hi, g_hi)
                 b += 2
             if b < B:
                 i = first + b if idx is None else idx[np.uint64(first + stride * b)]
@@ -488,7 +489,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 s += ra * az
                 g_lo = vfma(splat(ra), a_lo, g_lo)
                 g_hi = vfma(splat_like(z_hi, ra), a_hi, g_hi)
-            return vadd(g_lo, h_lo), vadd(g_hi, h_hi), s + t
+            return g_lo, g_hi, s
 
         @hot
         def linear_rows(x, scale, M, v, idx, first, stride, B, w, out):
