@@ -1,16 +1,14 @@
-"""CUDA ensemble kernels: the per-path functions of ``kernels.models`` and
-``kernels.steps`` compiled as ``numba.cuda`` device functions.
+"""The general engine on the GPU: ``numba.cuda`` kernels from the same per-path functions.
 
 Layout: one thread per path, one CUDA block of ``STAT_BLOCK`` threads per
 statistics block, grid-stride over statistics blocks.  A path's state lives in
-local arrays (registers or local memory); the index arrays of the samplers
-without replacement, too long for local memory, live in a global scratch
-array, one row per thread.  At each record time every thread writes its
-observables to shared memory and thread 0 reduces the block's paths in path
-order with Welford's update (the order of the CPU kernel); the host merges the
-blocks in block order.  Results are therefore deterministic from run to run
-and equal to the CPU backend's up to floating-point rounding: the random
-streams are the same (``kernels.rng``).
+local arrays; the index arrays of the samplers without replacement, too long
+for local memory, live in a global scratch array, one row per thread.  At each
+record time every thread writes its observables to shared memory and thread 0
+reduces the block's paths in path order with Welford's update (the order of
+the CPU kernels); the host merges the blocks in block order.  Results are
+therefore deterministic from run to run and equal to the CPU backend's up to
+floating-point rounding: the random streams are the same (``kernels.rng``).
 
 Importing this module needs ``numba.cuda``; it works under the CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``) as on a GPU.
@@ -22,36 +20,62 @@ import numpy as np
 from numba import cuda
 
 from . import STAT_BLOCK
-from . import steps as _steps
-from . import target as _target
+from . import engine
 
 #: Largest dimension d the CUDA kernels take (local arrays need a fixed size).
 MAX_DIM = 64
 #: Largest number of observables recorded per path.
 MAX_OBS = 8
+#: Largest number of an algorithm's state vectors beyond x.
+MAX_STATE = 2
 
-_GPU = _target.build(cuda.jit(device=True))
-RNG, MODELS, STEPS, OBSERVE = _GPU.rng, _GPU.models, _GPU.steps, _GPU.observe
-START_PATH, FINITE = _GPU.start_path, _GPU.finite
+DEVICE = cuda.jit(device=True)
+
+
+@DEVICE
+def record_block(tid, alive, obs, sh_obs, sh_alive, bi, r, cnt, mean, m2):
+    """Reduce the block's observables at record r into cnt[bi, r], mean[bi, r], m2[bi, r].
+
+    Every thread of the block calls it (the loop bounds are the same for every
+    thread, so syncthreads is safe); thread 0 adds the live paths in path order.
+    """
+    n_obs = mean.shape[2]
+    if alive:
+        for o in range(n_obs):
+            sh_obs[tid, o] = obs[o]
+    sh_alive[tid] = 1 if alive else 0
+    cuda.syncthreads()
+    if tid == 0:
+        n = 0
+        for o in range(n_obs):
+            mean[bi, r, o] = 0.0
+            m2[bi, r, o] = 0.0
+        for j in range(STAT_BLOCK):
+            if sh_alive[j] != 0:
+                n += 1
+                for o in range(n_obs):
+                    delta = sh_obs[j, o] - mean[bi, r, o]
+                    mean[bi, r, o] += delta / n
+                    m2[bi, r, o] += delta * (sh_obs[j, o] - mean[bi, r, o])
+        cnt[bi, r] = n
+    cuda.syncthreads()
+
 
 _KERNELS = {}
 
 
-def get_kernel(model, algorithm):
-    """The CUDA kernel for (model class name, algorithm class name), compiled once per process."""
-    if model not in MODELS:
-        raise ValueError(f"no CUDA kernel for model {model!r}")
-    if algorithm not in _steps.ALGORITHMS:
-        raise ValueError(f"no CUDA kernel for algorithm {algorithm!r}")
-    key = (model, algorithm)
+def get_kernel(key, build_model, compiled_step):
+    """The CUDA kernel for ``key`` (a hash of the code it runs), compiled once per process."""
     if key not in _KERNELS:
-        _KERNELS[key] = _make_kernel(STEPS[model][algorithm], OBSERVE[model])
+        fns = engine.compose(DEVICE, build_model(DEVICE), compiled_step)
+        _KERNELS[key] = _make_kernel(fns.start, fns.step, fns.finite, fns.observe)
     return _KERNELS[key]
 
 
-def _make_kernel(step, observe):
+def _make_kernel(start, step, finite, observe):
     @cuda.jit
-    def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps, perm_all, cnt, mean, m2):
+    def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_steps, trace_factor, n_state,
+                   perm_all, cnt, mean, m2):
         sh_obs = cuda.shared.array((STAT_BLOCK, MAX_OBS), np.float64)
         sh_alive = cuda.shared.array(STAT_BLOCK, np.int32)
         xl = cuda.local.array(MAX_DIM, np.float64)
@@ -59,7 +83,7 @@ def _make_kernel(step, observe):
         g2l = cuda.local.array(MAX_DIM, np.float64)
         t1l = cuda.local.array(MAX_DIM, np.float64)
         t2l = cuda.local.array(MAX_DIM, np.float64)
-        aux = cuda.local.array(2, np.float64)
+        statel = cuda.local.array((MAX_STATE, MAX_DIM), np.float64)
         obsl = cuda.local.array(MAX_OBS, np.float64)
         buf = cuda.local.array(4, np.uint64)
         cur = cuda.local.array(1, np.int64)
@@ -74,44 +98,27 @@ def _make_kernel(step, observe):
         g2 = g2l[:d]
         t1 = t1l[:d]
         t2 = t2l[:d]
+        state = statel[:n_state, :d]
         obs = obsl[:n_obs]
         perm1 = perm_all[row, 0]
         perm2 = perm_all[row, 1]
         for bi in range(cuda.blockIdx.x, n_blocks, cuda.gridDim.x):
             path = (first_block + bi) * STAT_BLOCK + tid
             alive = path < paths
-            START_PATH(x, x0, perm1, perm2)
+            start(x, state, x0, perm1, perm2)
             r = 0
             k = 0
             while True:
-                # the loop bounds are the same for every thread: syncthreads is safe
                 while r < R and record_steps[r] == k:
                     if alive:
-                        observe(x, M, v, p, ap, ai, aux, t1, t2, obs)
-                        for o in range(n_obs):
-                            sh_obs[tid, o] = obs[o]
-                    sh_alive[tid] = 1 if alive else 0
-                    cuda.syncthreads()
-                    if tid == 0:
-                        n = 0
-                        for o in range(n_obs):
-                            mean[bi, r, o] = 0.0
-                            m2[bi, r, o] = 0.0
-                        for j in range(STAT_BLOCK):
-                            if sh_alive[j] != 0:
-                                n += 1
-                                for o in range(n_obs):
-                                    delta = sh_obs[j, o] - mean[bi, r, o]
-                                    mean[bi, r, o] += delta / n
-                                    m2[bi, r, o] += delta * (sh_obs[j, o] - mean[bi, r, o])
-                        cnt[bi, r] = n
-                    cuda.syncthreads()
+                        observe(x, data, t1, t2, trace_factor, obs)
+                    record_block(tid, alive, obs, sh_obs, sh_alive, bi, r, cnt, mean, m2)
                     r += 1
                 if k == n_steps:
                     break
                 if alive:
-                    step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-                    alive = FINITE(x)
+                    step(x, state, k, path, seed, data, params, perm1, perm2, buf, cur, t1, t2, g, g2)
+                    alive = finite(x)
                 k += 1
 
     return run_blocks

@@ -42,18 +42,6 @@ settings.register_profile(
 settings.load_profile(os.environ.get("TOYLAB_HYPOTHESIS_PROFILE", "ci"))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _faster_compiles():
-    """Numba's IR inlining and copy propagation without their extra deep
-    copies for the whole session (kernels/compiling.py): the tests that call
-    the per-path functions compile them outside ``simulate``, which applies
-    it itself."""
-    from kernels.compiling import faster_compiles
-
-    with faster_compiles():
-        yield
-
-
 def tiny_regression(n=4, d=2, seed=0, cls=None):
     from toylab import LinearRegression
 

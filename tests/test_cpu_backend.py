@@ -10,10 +10,11 @@ import pytest
 from numba import njit
 
 import toylab
-from kernels import rng as R
-from kernels.cpu import MODELS as CPU_MODELS
+from toylab._kernels import rng as R
+from toylab._kernels.fast.cpu import MODELS as CPU_MODELS
 from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, LinearRegression, SphereRegression, simulate
-from toylab._compiled import model_arrays, noise_scratch_length
+from toylab._fast import model_arrays, noise_scratch_length
+from toylab._kernels.cache import cache_dir
 
 from .test_models import MODELS
 
@@ -102,17 +103,17 @@ def test_bit_identical_across_thread_counts_and_chunks(tmp_path):
 
 
 def test_compiled_once_per_type_never_per_hyperparameter():
-    from kernels import cpu
+    from toylab._kernels.fast import cpu
 
     rng = np.random.default_rng(1)
     model = SphereRegression(rng.normal(size=(9, 3)), rng.normal(size=9))
     for lr, B, l, sampler, paths in [(0.1, 2, 2, "with_replacement", 10), (0.05, 5, 7.5, "reshuffle", 70)]:
         simulate(model, SVAG(lr, B, l, sampler=sampler), X0, [lr / l, 3 * lr / l], paths=paths, progress=False)
-    kernel = cpu.get_kernel("SphereRegression", "SVAG")
-    assert len(kernel.signatures) == 1
-    assert kernel is cpu.get_kernel("SphereRegression", "SVAG")
-    generated = cpu.cache_dir() / "toylab_kernel_SphereRegression_SVAG.py"
-    assert generated.exists() and "cache=True" in generated.read_text()
+    kernel, cached = cpu.get_kernel("SphereRegression", "SVAG", (), 6)
+    assert len(kernel.signatures) == 1 and cached
+    assert kernel is cpu.get_kernel("SphereRegression", "SVAG", (), 6)[0]
+    generated = kernel.py_func.__code__.co_filename
+    assert generated.startswith(str(cache_dir())) and "cache=True" in open(generated).read()
 
 
 @njit
@@ -125,132 +126,24 @@ def _second_coordinate(x):
     return x[1]
 
 
-def test_kernels_with_user_observables_are_made_once_per_process():
-    """A kernel that calls user observables cannot be cached on disk; it is
-    made once per process for each (model, algorithm, observables, place of
-    the first), so a sweep over hyperparameters with the same observables
-    compiles once.  (Nothing is compiled here: Numba compiles on first call.)"""
-    from kernels import cpu
+def test_kernels_with_user_observables_are_keyed_by_their_code():
+    """A kernel that calls user observables is made once per process for each
+    (model, algorithm, observables, place of the first), and cached on disk
+    under a key that hashes the observables' code, so a sweep over
+    hyperparameters with the same observables compiles once per machine.
+    (Nothing is compiled here: Numba compiles on first call.)"""
+    from toylab._kernels.fast import cpu
 
-    one = cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 5)
-    assert one is cpu.get_kernel("LinearRegression", "SGD", [_first_coordinate], 5)
-    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_second_coordinate,), 5)
-    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 6)
-    assert one is not cpu.get_kernel("LinearRegression", "NGD", (_first_coordinate,), 5)
-    assert one is not cpu.get_kernel("LinearRegression", "SGD")
-
-
-_COMPILING_CHECK = """
-import numpy as np
-from numba import njit, prange, types
-from numba.core import inline_closurecall as ic, ir_utils
-from numba.core.compiler import run_frontend
-from numba.parfors import parfor
-from kernels import compiling
-
-assert compiling.AVAILABLE == ("InlineWorker.inline_ir", "ir_utils.copy_propagate"), compiling.AVAILABLE
-places = lambda: (ic.InlineWorker.inline_ir, ir_utils.copy_propagate, parfor.copy_propagate)
-stock = places()
-stock_copy_propagate = ir_utils.copy_propagate
-with compiling.faster_compiles():
-    assert all(new is not old for new, old in zip(places(), stock))
-    assert ir_utils.copy_propagate is parfor.copy_propagate
-    fast_copy_propagate = ir_utils.copy_propagate
-    with compiling.faster_compiles():
-        pass
-    assert all(new is not old for new, old in zip(places(), stock))
-assert all(new is old for new, old in zip(places(), stock))
-
-def make():
-    # nested inlined functions with loops and branches: many blocks a callee;
-    # a parallel kernel, whose parfor passes propagate copies
-    @njit(inline="always")
-    def clip(v, lo, hi):
-        if v < lo:
-            return lo
-        if v > hi:
-            return hi
-        return v
-
-    @njit(inline="always")
-    def walk(x, out):
-        s = 0.0
-        for i in range(x.shape[0]):
-            t = clip(x[i], -1.0, 1.0)
-            if i % 3 == 0:
-                s += t * t
-            else:
-                s -= clip(t * s, -0.5, 0.5)
-            out[i] = s
-        return s
-
-    @njit(parallel=True)
-    def run(x, out, rows):
-        a = walk(x, out)
-        b = walk(out, x)
-        for r in prange(rows.shape[0]):
-            y = rows[r]
-            c = y
-            for i in range(y.shape[0]):
-                c[i] = clip(y[i] * a - b, -2.0, 2.0)
-        return a + 2.0 * b
-
-    return run
-
-x = np.random.default_rng(0).normal(size=50) * 2.0
-rows = np.random.default_rng(1).normal(size=(7, 5))
-results = []
-for fast in (False, True):
-    run = make()
-    a, out, r = x.copy(), np.zeros(50), rows.copy()
-    if fast:
-        with compiling.faster_compiles():
-            value = run(a, out, r)
-    else:
-        value = run(a, out, r)
-    results.append((value, a, out, r))
-assert results[0][0] == results[1][0]
-assert all(np.array_equal(u, v) for u, v in zip(results[0][1:], results[1][1:]))
-
-# copy propagation's result itself, on the IR of a function with copies in
-# loops and branches (one type for every variable: copies are kept)
-class OneType(dict):
-    def __missing__(self, name):
-        return types.float64
-
-def copies(x, n):
-    y = x
-    z = y
-    for i in range(n):
-        if i % 2:
-            w = z
-            z = y
-            y = w
-        else:
-            y = x
-    return y + z
-
-blocks = run_frontend(copies).blocks
-stock_result = stock_copy_propagate(blocks, OneType())
-fast_result = fast_copy_propagate(blocks, OneType())
-assert stock_result == fast_result and any(stock_result[1].values())
-print("ok")
-"""
-
-
-def test_faster_compiles_are_numba_compiles_in_the_context_only():
-    """kernels/compiling.py swaps Numba's InlineWorker.inline_ir and
-    copy_propagate for the same functions without their extra deep copies,
-    inside its context only (re-entrant); code compiled either way computes
-    the same numbers, and copy propagation finds the same copies.  In a fresh
-    process: this session runs inside the context (conftest)."""
-    out = subprocess.run([sys.executable, "-c", _COMPILING_CHECK], capture_output=True, text=True, cwd=os.getcwd())
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().endswith("ok")
+    one = cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 5)[0]
+    assert one is cpu.get_kernel("LinearRegression", "SGD", [_first_coordinate], 5)[0]
+    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_second_coordinate,), 5)[0]
+    assert one is not cpu.get_kernel("LinearRegression", "SGD", (_first_coordinate,), 6)[0]
+    assert one is not cpu.get_kernel("LinearRegression", "NGD", (_first_coordinate,), 5)[0]
+    assert one is not cpu.get_kernel("LinearRegression", "SGD")[0]
 
 
 def test_unknown_kernel_names_are_refused():
-    from kernels import cpu
+    from toylab._kernels.fast import cpu
 
     with pytest.raises(ValueError, match="no compiled kernel for model"):
         cpu.get_kernel("Banana", "SGD")
@@ -351,7 +244,7 @@ def scalar_models():
     """The models' functions in the GPU's scalar form (no 8-lane vectors), compiled for the CPU."""
     from numba import njit
 
-    from kernels import target
+    from toylab._kernels.fast import target
 
     return target.build(njit(error_model="numpy")).models
 
@@ -431,7 +324,7 @@ def test_gradient_in_vectors_is_the_scalar_gradient(scalar_models, d):
 @pytest.mark.parametrize("d", [2, 4, 6, 12])
 def test_moment_sums_in_vectors_are_the_scalar_sums(scalar_models, cls, d):
     """The CPU forms the moment sums (W, w) = sum_k zeta_k (S_k, s_k) of four
-    steps in vectors (kernels/models.py::moment_rows); the scalar loops add
+    steps in vectors (kernels/fast/models.py::moment_rows); the scalar loops add
     the same terms in the same order: the sums they leave in the scratch are
     the same bits.  d = 2, 4, 6, 12 give r = e = d(d+1)/2 + d of 5, 14, 27
     and 90: no whole vector of 8, then tails of 6, 3 and 2 numbers (4-lane

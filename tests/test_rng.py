@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels import rng as R
+from toylab._kernels import rng as R
 
 # Random123's tests/kat_vectors, the three "philox4x32 10" lines: counter, key, expected.
 KAT = [
@@ -162,11 +162,11 @@ def _njit_logs(log_unit, u, out):
 
 def test_log_from_bits_is_the_portable_log():
     """The CPU's log_unit splits u into 2**e m from its bits
-    (kernels.simd.f64_bits); the portable form, which NumPy and the GPU run,
+    (kernels.fast.simd.f64_bits); the portable form, which NumPy and the GPU run,
     finds the same e and m by scaling.  They are one function bit for bit:
     over every binade of the uniforms, the mantissas on either side of
     sqrt(2) (where m is halved) and a spread of random words."""
-    from kernels import simd
+    from toylab._kernels.fast import simd
 
     bits_rng = R.build(numba.njit(error_model="numpy"), math, (simd.f64_bits, simd.bits_f64))
     rng = np.random.default_rng(11)
@@ -220,13 +220,13 @@ def _njit_fill(fill_normals, seed, paths, step, kind, out):
 
 
 def test_cpu_generator_is_the_portable_one():
-    """The CPU's build of the generator (kernels.cpu: unit's k + 0.5 and the
+    """The CPU's build of the generator (kernels.fast.cpu: unit's k + 0.5 and the
     logarithm's exponent read from the bits of 2**52 + k, floor returning a
     double) gives the portable numbers bit for bit: the uniforms at the ends
     of their range and in every binade, cos and sin about the quarter turns,
     and the normals of the NumPy build, drawn as the CPU's kernels draw them
     (fill_normals, a loop that vectorises)."""
-    from kernels import cpu
+    from toylab._kernels.fast import cpu
 
     rng = np.random.default_rng(12)
     k = rng.integers(0, 2**52, size=20_000, dtype=np.uint64)

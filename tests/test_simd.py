@@ -1,4 +1,4 @@
-"""The CPU's vectors of 8 and 4 lanes (kernels.simd), each against its scalar definition:
+"""The CPU's vectors of 8 and 4 lanes (kernels.fast.simd), each against its scalar definition:
 Philox on eight counters, the batch indices of eight steps, and the batch
 gradients summed in vectors."""
 
@@ -9,12 +9,12 @@ import numba
 import numpy as np
 import pytest
 
-from kernels import rng as R
-from kernels import simd
-from kernels.cpu import MODELS as CPU_MODELS
-from kernels.cpu import perm_length
+from toylab._kernels import rng as R
+from toylab._kernels.fast import simd
+from toylab._kernels.fast.cpu import MODELS as CPU_MODELS
+from toylab._kernels.fast.cpu import perm_length
 from toylab import SGD, SVAG, LinearRegression, SphereRegression, simulate
-from toylab._compiled import model_arrays
+from toylab._fast import model_arrays
 
 from .test_rng import KAT
 
@@ -234,7 +234,7 @@ def lanes_beyond_and_quotient(a, count, bound, b, out):
 def test_beyond_is_the_divergence_test_of_the_lanes_counted():
     """beyond(v, count, bound) is 1 exactly when a lane below count fails
     |v_j| <= bound (above the bound, infinite or NaN), as the scalar test
-    kernels.steps.build_path's finite fails; the lanes at or past count are
+    kernels.engine.build_path's finite fails; the lanes at or past count are
     not looked at.  vdiv is the correctly rounded quotient lane by lane."""
     bound = 1e25
     rng = np.random.default_rng(7)
@@ -336,8 +336,8 @@ def _stepwise(cls, alg):
     # the advance every other (model, algorithm) runs: a step, then the
     # divergence test, at a time (compiled once per pair: hyperparameters
     # are arguments)
-    from kernels.cpu import ERROR_MODEL, FINITE, STEPS
-    from kernels.steps import _stepwise
+    from toylab._kernels.fast.cpu import ERROR_MODEL, FINITE, STEPS
+    from toylab._kernels.fast.steps import _stepwise
 
     return _stepwise(numba.njit(error_model=ERROR_MODEL), STEPS[cls][alg], FINITE)
 
@@ -356,7 +356,7 @@ def _stepwise(cls, alg):
 )
 def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
     """SGD and SVAG sampling with replacement at d <= 12 run from one record
-    to the next with x in two vectors, 8 lanes and 4 (kernels.steps._in_lanes);
+    to the next with x in two vectors, 8 lanes and 4 (kernels.fast.steps._in_lanes);
     above d = 12 step by step, so the two are the same function there.  On
     LinearRegression that is the stepwise advance bit for bit; on
     SphereRegression |x|^2 is a horizontal sum there (sp_prepare adds the
@@ -366,8 +366,8 @@ def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
     inside a range is reported by both.  The lanes form takes the batch mean
     as a product by 1/B where B is a power of two (8 here) and as a division
     otherwise (5 and 6): the same bits either way."""
-    from kernels.cpu import ADVANCE
-    from toylab._compiled import algorithm_arrays
+    from toylab._kernels.fast.cpu import ADVANCE
+    from toylab._fast import algorithm_arrays
 
     name, alg_name = cls.__name__, type(alg).__name__
     lanes, stepwise = ADVANCE[name][alg_name], _stepwise(name, alg_name)

@@ -1,19 +1,25 @@
-"""The compiled CPU backend: generated Numba kernels over blocks of paths."""
+"""The compiled CPU backend: the general engine, or the fast kernels where they apply.
+
+``toylab._fast.choose`` decides before anything compiles.  Either way the
+kernel runs whole statistics blocks of ``STAT_BLOCK`` paths, chunk by chunk,
+and the blocks are merged in order, so results do not depend on the thread
+count or the chunking.
+"""
 
 from __future__ import annotations
 
+import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 
-from kernels import STAT_BLOCK
-from kernels.compiling import faster_compiles
-
-from ._compiled import kernel_inputs, noise_scratch_length, paths_in_blocks
+from . import _fast
+from ._kernels import STAT_BLOCK
+from ._kernels.cache import code_hash, source_digest
 from ._progress import Progress
-from ._stats import Accumulator
-from .algorithms import NGD, EulerMaruyama
+from ._stats import Accumulator, paths_in_blocks
 
 #: Wall time aimed at per chunk: short enough for a live progress bar and a
 #: prompt Ctrl-C (Numba returns to Python only between chunks).
@@ -23,41 +29,68 @@ CHUNK_SECONDS = 0.25
 _MAX_STAT_FLOATS = 2_000_000
 
 
-def kernel_for(spec):
-    from kernels import cpu
+def label(spec, backend="cpu"):
+    return f"{type(spec.algorithm).__name__} x {type(spec.model).__name__} for {backend}"
 
+
+def announce(spec, ready, progress, backend="cpu"):
+    """One line on stderr while a kernel compiles (not when it is ``ready``: compiled
+    in this process or held by the disk cache)."""
+    if progress and not ready:
+        where = "once per machine" if backend == "cpu" else "once per process"
+        sys.stderr.write(f"toylab: compiling {label(spec, backend)}, {where} ...\n")
+        sys.stderr.flush()
+
+
+def as_cpu_function(fn):
+    """A model's function as the CPU compiles it: a ``numba.njit`` function as it is, else njit(fn)."""
+    return fn if isinstance(fn, numba.core.dispatcher.Dispatcher) else numba.njit(fn)
+
+
+def general_kernel(spec):
+    """``(run_blocks, cached)`` of the general engine for ``spec`` (``kernels.cpu``)."""
+    from ._kernels import cpu
+
+    build, functions = spec.model.kernel_functions()
+    functions = tuple(as_cpu_function(f) for f in functions)
+    compiled_step = type(spec.algorithm).compiled_step
     user = tuple(fn for _, fn in spec.user_observables)
-    n_builtin = len(spec.observables) - len(spec.user_observables)
-    return cpu.get_kernel(type(spec.model).__name__, type(spec.algorithm).__name__, user, n_builtin)
+    key = code_hash(source_digest(), build, functions, compiled_step, user)
+    return cpu.get_kernel(key, lambda jit: build(jit, *functions), compiled_step, user, label(spec))
+
+
+def trace_factor(spec):
+    """f with tr Sigma_B = f tr Sigma_1 where ``noise_trace`` is recorded, else -1."""
+    if "noise_trace" not in spec.observables:
+        return -1.0
+    return spec.model.batch_factor(spec.algorithm.batch_size, spec.algorithm.sampler)
+
+
+def index_array_length(spec):
+    """Length of each path's index arrays: n for the samplers without replacement, else 1."""
+    if spec.model.finite and getattr(spec.algorithm, "sampler", "with_replacement") != "with_replacement":
+        return spec.model.n_samples
+    return 1
 
 
 def run(spec, progress):
-    """Run ``spec`` chunk by chunk of whole statistics blocks; (Accumulator, diverged)."""
-    from kernels.cpu import perm_length, scratch
-
-    kernel = kernel_for(spec)
-    M, v, p, ap, ai, n_perm = kernel_inputs(spec)
-    n_perm = perm_length(n_perm, int(ai[0]))
+    """Run ``spec``; returns (Accumulator, diverged per record)."""
+    fast = _fast.choose(spec.model, spec.algorithm)
+    runner = _FastRunner(spec, fast) if fast else _GeneralRunner(spec)
+    announce(spec, runner.cached or bool(runner.kernel.signatures), progress)
+    # compiled (or loaded from the disk cache) before the progress bar starts,
+    # so its rate and time left are those of the simulation
+    runner(0, 0, None, None, None)
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
     acc = Accumulator(R, O)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     threads = numba.get_num_threads()
-    # the noise's scratch only where a step draws noise (the records use t2's
-    # first d numbers): kernels.cpu.scratch fills it, which touches its pages
-    draws_noise = isinstance(spec.algorithm, (NGD, EulerMaruyama))
-    n_wide = noise_scratch_length(spec.model) if draws_noise else spec.model.dim
-    # per block: statistics (2 R O floats) and scratch (4 d + n_wide floats, 2 index arrays)
-    cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + 4 * spec.model.dim + n_wide + 2 * n_perm + 8))
-    if spec.chunk_size is not None:
-        fixed = max(1, -(-spec.chunk_size // STAT_BLOCK))
-    else:
-        fixed = None
+    cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + runner.scratch_floats_per_block))
+    fixed = max(1, -(-spec.chunk_size // STAT_BLOCK)) if spec.chunk_size is not None else None
     chunk = min(fixed or threads, cap)
-    seed = np.uint64(spec.seed)
-    label = f"simulate {type(spec.algorithm).__name__} [cpu]"
-    # the first call of a kernel compiles it (or loads it from the disk cache)
-    with faster_compiles(), Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+    name = f"simulate {type(spec.algorithm).__name__} [cpu]"
+    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=name) as bar:
         first = 0
         while first < total_blocks:
             nb = min(chunk, total_blocks - first)
@@ -65,10 +98,7 @@ def run(spec, progress):
             mean = np.zeros((nb, R, O))
             m2 = np.zeros((nb, R, O))
             start = time.perf_counter()
-            work = scratch(nb, spec.model.dim, O, n_perm, n_wide)
-            kernel(first, nb, spec.paths, spec.x0, M, v, p, ap, ai, seed, steps, *work, cnt, mean, m2)
-            # freed before the next chunk's is filled: one chunk's scratch at a time
-            del work
+            runner(first, nb, cnt, mean, m2)
             elapsed = time.perf_counter() - start
             acc.add_blocks(cnt, mean, m2)
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
@@ -77,4 +107,104 @@ def run(spec, progress):
                 # grow towards CHUNK_SECONDS of work, in whole rounds of threads
                 target = nb * CHUNK_SECONDS / max(elapsed, 1e-4)
                 chunk = int(min(cap, max(threads, min(4 * nb, target))))
+    runner.close()
     return acc, spec.paths - acc.count
+
+
+class _GeneralRunner:
+    """The general engine (``kernels.cpu``): one kernel call per thread, each on
+    its own contiguous range of the chunk's blocks with one path's scratch."""
+
+    def __init__(self, spec):
+        self.spec = spec
+        self.kernel, self.cached = general_kernel(spec)
+        self.threads = numba.get_num_threads()
+        self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
+        d, O = spec.model.dim, len(spec.observables)
+        n_perm = index_array_length(spec)
+        self.scratch = [
+            (
+                np.zeros((5, d)),
+                np.zeros((spec.algorithm.state_vectors, d)),
+                np.zeros((2, n_perm), dtype=np.int64),
+                np.zeros(4, dtype=np.uint64),
+                np.zeros(1, dtype=np.int64),
+                np.zeros(O),
+            )
+            for _ in range(self.threads)
+        ]
+        self.scratch_floats_per_block = 0
+        first_user = len(spec.observables) - len(spec.user_observables)
+        self.args = (
+            spec.paths,
+            spec.x0,
+            spec.model.kernel_data(),
+            spec.algorithm.kernel_params(spec.model),
+            np.uint64(spec.seed),
+            spec.record_steps,
+            trace_factor(spec),
+            first_user,
+        )
+
+    def _call(self, first, nb, scratch, cnt, mean, m2):
+        self.kernel(first, nb, *self.args, *scratch, cnt, mean, m2)
+
+    def __call__(self, first, nb, cnt, mean, m2):
+        if nb == 0:
+            R, O = len(self.spec.record_steps), len(self.spec.observables)
+            empty = np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O))
+            self._call(first, 0, self.scratch[0], *empty)
+            return
+        # contiguous ranges of blocks, one a thread
+        bounds = np.linspace(0, nb, min(self.threads, nb) + 1).astype(int)
+        parts = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        if self.pool is None or len(parts) == 1:
+            for t, (a, b) in enumerate(parts):
+                self._call(first + a, b - a, self.scratch[t], cnt[a:b], mean[a:b], m2[a:b])
+            return
+        futures = [
+            self.pool.submit(self._call, first + a, b - a, self.scratch[t], cnt[a:b], mean[a:b], m2[a:b])
+            for t, (a, b) in enumerate(parts)
+        ]
+        for f in futures:
+            f.result()
+
+    def close(self):
+        if self.pool is not None:
+            self.pool.shutdown()
+
+
+class _FastRunner:
+    """The fast kernels (``kernels.fast.cpu``): ``prange`` over the chunk's blocks,
+    with per-block scratch."""
+
+    def __init__(self, spec, fast_model):
+        from ._kernels.fast import cpu
+
+        self.spec = spec
+        user = tuple(fn for _, fn in spec.user_observables)
+        n_builtin = len(spec.observables) - len(spec.user_observables)
+        self.kernel, self.cached = cpu.get_kernel(fast_model, type(spec.algorithm).__name__, user, n_builtin)
+        M, v, p, ap, ai, n_perm = _fast.kernel_inputs(spec)
+        self.n_perm = cpu.perm_length(n_perm, int(ai[0]))
+        self.inputs = (M, v, p, ap, ai)
+        # the noise's scratch only where a step draws noise (the records use t2's
+        # first d numbers): kernels.fast.cpu.scratch fills it, which touches its pages
+        d = spec.model.dim
+        self.n_wide = _fast.noise_scratch_length(spec.model) if spec.algorithm.gaussian_noise else d
+        # per block: scratch of 4 d + n_wide floats and 2 index arrays
+        self.scratch_floats_per_block = 4 * d + self.n_wide + 2 * self.n_perm + 8
+
+    def __call__(self, first, nb, cnt, mean, m2):
+        from ._kernels.fast.cpu import scratch
+
+        spec = self.spec
+        R, O = len(spec.record_steps), len(spec.observables)
+        if nb == 0:
+            cnt, mean, m2 = np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O))
+        work = scratch(nb, spec.model.dim, O, self.n_perm, self.n_wide)
+        self.kernel(first, nb, spec.paths, spec.x0, *self.inputs, np.uint64(spec.seed), spec.record_steps, *work,
+                    cnt, mean, m2)
+
+    def close(self):
+        pass

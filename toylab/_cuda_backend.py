@@ -1,14 +1,13 @@
-"""The CUDA backend: the CPU backend's per-path functions as numba.cuda kernels."""
+"""The CUDA backend: the general engine, or the fast kernels where they apply, as numba.cuda kernels."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from kernels import STAT_BLOCK
-
-from ._compiled import kernel_inputs, paths_in_blocks
+from . import _fast
+from ._kernels import STAT_BLOCK
 from ._progress import Progress
-from ._stats import Accumulator
+from ._stats import Accumulator, paths_in_blocks
 
 #: Statistics blocks (of STAT_BLOCK paths) per kernel launch.
 LAUNCH_BLOCKS = 16384
@@ -35,30 +34,76 @@ def unavailable_reason():
     )
 
 
+def _general_launch(spec):
+    """The general engine's kernel and its arguments after the first three."""
+    from numba import cuda
+
+    from ._cpu_backend import trace_factor
+    from ._kernels import cuda as kc
+    from ._kernels.cache import code_hash, source_digest
+
+    build, functions = spec.model.kernel_functions()
+    compiled_step = type(spec.algorithm).compiled_step
+    key = code_hash(source_digest(), build, functions, compiled_step)
+    # a model's own functions compile for the GPU from their Python source
+    functions = tuple(kc.DEVICE(getattr(f, "py_func", f)) for f in functions)
+    kernel = kc.get_kernel(key, lambda jit: build(jit, *functions), compiled_step)
+    data = type(spec.model.kernel_data())(*(
+        cuda.to_device(np.ascontiguousarray(f)) if isinstance(f, np.ndarray) else f for f in spec.model.kernel_data()
+    ))
+    args = (
+        cuda.to_device(spec.x0),
+        data,
+        spec.algorithm.kernel_params(spec.model),
+        np.uint64(spec.seed),
+        cuda.to_device(spec.record_steps),
+        trace_factor(spec),
+        np.int64(spec.algorithm.state_vectors),
+    )
+    return kernel, args
+
+
+def _fast_launch(spec, fast_model):
+    """The fast kernel (``kernels.fast.cuda``) and its arguments after the first three."""
+    from numba import cuda
+
+    from ._kernels.fast import cuda as kf
+
+    kernel = kf.get_kernel(fast_model, type(spec.algorithm).__name__)
+    M, v, p, ap, ai, _ = _fast.kernel_inputs(spec)
+    args = tuple(cuda.to_device(a) for a in (spec.x0, M, v, p, ap, ai))
+    return kernel, args + (np.uint64(spec.seed), cuda.to_device(spec.record_steps))
+
+
 def run(spec, progress):
     reason = unavailable_reason()
     if reason is not None:
         raise RuntimeError(reason)
     from numba import cuda
 
-    from kernels import cuda as kc
+    from ._cpu_backend import announce, index_array_length
+    from ._kernels import cuda as kc
 
     d, n_obs = spec.model.dim, len(spec.observables)
     if d > kc.MAX_DIM:
         raise ValueError(f"backend='cuda' takes models of dimension d <= {kc.MAX_DIM}, got d={d}; use backend='cpu'")
     if n_obs > kc.MAX_OBS:  # pragma: no cover - user observables are refused before this
         raise ValueError(f"backend='cuda' records at most {kc.MAX_OBS} observables, got {n_obs}")
-    kernel = kc.get_kernel(type(spec.model).__name__, type(spec.algorithm).__name__)
-    M, v, p, ap, ai, n_perm = kernel_inputs(spec)
-    steps = spec.record_steps
-    args = [cuda.to_device(a) for a in (spec.x0, M, v, p, ap, ai)]
-    d_steps = cuda.to_device(steps)
-    R = len(steps)
+    if spec.algorithm.state_vectors > kc.MAX_STATE:
+        raise ValueError(
+            f"backend='cuda' takes algorithms with at most {kc.MAX_STATE} state vectors, "
+            f"{type(spec.algorithm).__name__} has {spec.algorithm.state_vectors}; use backend='cpu'"
+        )
+    fast = _fast.choose(spec.model, spec.algorithm)
+    kernel, args = _fast_launch(spec, fast) if fast else _general_launch(spec)
+    # numba.cuda compiles once per process, on the first launch
+    announce(spec, bool(getattr(kernel, "overloads", None)), progress, backend="cuda")
+    n_perm = index_array_length(spec)
+    R = len(spec.record_steps)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     grid = max(1, min(_MAX_GRID, total_blocks, _PERM_BYTES // (STAT_BLOCK * 2 * n_perm * 8)))
     perm_all = cuda.device_array((grid * STAT_BLOCK, 2, n_perm), dtype=np.int64)
     acc = Accumulator(R, n_obs)
-    seed = np.uint64(spec.seed)
     label = f"simulate {type(spec.algorithm).__name__} [cuda]"
     with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
         first = 0
@@ -67,9 +112,7 @@ def run(spec, progress):
             cnt = cuda.device_array((nb, R), dtype=np.int64)
             mean = cuda.device_array((nb, R, n_obs))
             m2 = cuda.device_array((nb, R, n_obs))
-            kernel[min(grid, nb), STAT_BLOCK](
-                first, nb, spec.paths, args[0], *args[1:], seed, d_steps, perm_all, cnt, mean, m2
-            )
+            kernel[min(grid, nb), STAT_BLOCK](first, nb, spec.paths, *args, perm_all, cnt, mean, m2)
             acc.add_blocks(cnt.copy_to_host(), mean.copy_to_host(), m2.copy_to_host())
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
             first += nb

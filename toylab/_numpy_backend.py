@@ -1,11 +1,11 @@
 """The NumPy reference backend: readable, vectorised over a chunk of paths.
 
 This is the specification the compiled kernels are tested against.  It draws
-exactly the random numbers the compiled kernels draw (``kernels.rng``), in the
+exactly the random numbers the compiled kernels draw (``toylab._kernels.rng``), in the
 same order, so with the same seed the backends agree path by path up to
 floating-point rounding.
 
-Random streams of one step k of path p (see ``kernels.rng``):
+Random streams of one step k of path p (see ``toylab._kernels.rng``):
 
 * batch j in {1, 2} of a finite data set, kind ``KIND_BATCHj``:
   with replacement, B bounded integers in [0, n);
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import rng as R
+from ._kernels import DIVERGENCE_BOUND
+from ._kernels import rng as R
 
 from ._progress import Progress
 from ._stats import STAT_BLOCK, Accumulator, block_stats
-from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
 
 # Floats held at once per chunk, which bounds the chunk's memory (~64 MB).
 _CHUNK_FLOATS = 8_000_000
@@ -46,8 +46,15 @@ def whole_blocks(chunk):
     return -(-chunk // STAT_BLOCK) * STAT_BLOCK
 
 
-class _Stepper:
-    """One step of the algorithm for a chunk of paths, with its sampler state."""
+class Draws:
+    """The random draws of a chunk of paths, as every algorithm's ``numpy_step`` takes them.
+
+    ``batch_grad(x, k, which)``: the gradient of batch ``which`` (0 or 1) of
+    step k, drawn by the algorithm's sampler (module docstring);
+    ``noise(x, k)``: a draw of N(0, Sigma_1(x)) from ``noise_dim`` normals of
+    stream (k, ``KIND_NOISE``).  The samplers without replacement keep each
+    path's index array here from step to step.
+    """
 
     def __init__(self, spec, path_ids):
         self.model = spec.model
@@ -92,24 +99,7 @@ class _Stepper:
 
     def noise(self, x, k):
         z = R.normals(self.seed, self.ids, k, R.KIND_NOISE, self.model.noise_dim)
-        return self.model.noise(x, z, self.alg.batch_size, self.alg.sampler)
-
-    def step(self, x, k):
-        alg, m = self.alg, self.model
-        wd = alg.weight_decay
-        if isinstance(alg, SGD):
-            return x - alg.lr * (self.batch_grad(x, k, 0) + wd * x)
-        if isinstance(alg, SVAG):
-            c1, c2 = alg.coefficients
-            g = c1 * self.batch_grad(x, k, 0) + c2 * self.batch_grad(x, k, 1)
-            return x - alg.step_time * (g + wd * x)
-        if isinstance(alg, NGD):
-            return x - alg.lr * (m.grad(x) + wd * x) + alg.lr * self.noise(x, k)
-        if isinstance(alg, EulerMaruyama):
-            return x - alg.dt * (m.grad(x) + wd * x) + np.sqrt(alg.dt * alg.lr) * self.noise(x, k)
-        if isinstance(alg, GD):
-            return x - alg.lr * (m.grad(x) + wd * x)
-        raise TypeError(f"no NumPy step for {type(alg).__name__}")  # pragma: no cover
+        return self.model.noise_unit(x, z)
 
 
 def observe(spec, x):
@@ -137,8 +127,6 @@ def observe(spec, x):
 
 def run(spec, progress):
     """Run ``spec`` chunk by chunk; returns (Accumulator, diverged per record)."""
-    from .simulate import DIVERGENCE_BOUND
-
     steps = spec.record_steps
     acc = Accumulator(len(steps), len(spec.observables))
     diverged = np.zeros(len(steps), dtype=np.int64)
@@ -148,8 +136,10 @@ def run(spec, progress):
     with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
         for start in range(0, spec.paths, chunk):
             ids = np.arange(start, min(start + chunk, spec.paths), dtype=np.uint64)
-            stepper = _Stepper(spec, ids)
+            draws = Draws(spec, ids)
             x = np.tile(spec.x0, (len(ids), 1))
+            # the algorithm's state vectors beyond x, zeroed at the start
+            state = np.zeros((len(ids), spec.algorithm.state_vectors, spec.model.dim))
             alive = np.ones(len(ids), dtype=bool)
             nb = -(-len(ids) // STAT_BLOCK)
             counts = np.zeros((nb, len(steps)), dtype=np.int64)
@@ -168,11 +158,12 @@ def run(spec, progress):
                 r += 1
             for k in range(spec.n_steps):
                 with np.errstate(all="ignore"):
-                    x = stepper.step(x, k)
+                    x = spec.algorithm.numpy_step(spec.model, draws, x, state, k)
                     # ``not <=`` also catches NaN.
                     bad = ~np.all(np.abs(x) <= DIVERGENCE_BOUND, axis=1)
                 alive &= ~bad
                 x[~alive] = spec.x0  # stopped paths are parked, never averaged in
+                state[~alive] = 0.0
                 while r < len(steps) and steps[r] == k + 1:
                     record(r)
                     r += 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import STAT_BLOCK
+from ._kernels import STAT_BLOCK
 
 
 def block_stats(values, alive):
@@ -49,7 +49,7 @@ class Accumulator:
         at every record time.
         """
         # here, not at the top: `import toylab` does not import Numba
-        from kernels.stats import merge_blocks
+        from ._kernels.stats import merge_blocks
 
         merge_blocks(
             np.ascontiguousarray(count, dtype=np.int64),
@@ -59,3 +59,8 @@ class Accumulator:
             self.mean,
             self.m2,
         )
+
+
+def paths_in_blocks(first, n_blocks, paths):
+    """Paths covered by statistics blocks ``first .. first + n_blocks - 1`` (the last may be partial)."""
+    return min((first + n_blocks) * STAT_BLOCK, paths) - min(first * STAT_BLOCK, paths)

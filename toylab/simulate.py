@@ -7,9 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import kernels as _kernels
-
 from . import _validate as V
+from ._kernels import DIVERGENCE_BOUND
 from ._time import record_steps
 from .algorithms import Algorithm
 from .ensemble import Ensemble, package_versions
@@ -24,9 +23,6 @@ __all__ = ["simulate", "BUILTIN_OBSERVABLES", "DIVERGENCE_BOUND", "BACKENDS"]
 #: tr Sigma_B(x).
 BUILTIN_OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "norm4", "gauss_bump", "noise_trace")
 
-#: A path whose state has a coordinate above this in absolute value, or a
-#: non-finite one, has diverged: it stops and is counted, never averaged in.
-DIVERGENCE_BOUND = _kernels.DIVERGENCE_BOUND
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,20 @@
-"""The toy losses: exact L, grad L, Sigma_B and noise draws (NumPy reference)."""
+"""The toy losses: exact L, grad L, Sigma_B and noise draws (NumPy reference),
+and the compiled functions every backend runs.
 
-from ._base import DataSetModel, Model
+A user's own model is a :class:`FiniteSum` (two per-sample functions and a data
+array) or a subclass of :class:`Model`; the built-in models go through the same
+door.
+"""
+
+from ._base import Model
+from .data_set import DataSetModel
 from .finite import LinearRegression, SphereRegression
+from .finite_sum import FiniteSum
 from .population import GaussianLinearRegression, NoisyQuadratic
 
 __all__ = [
     "Model",
+    "FiniteSum",
     "DataSetModel",
     "LinearRegression",
     "SphereRegression",

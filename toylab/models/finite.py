@@ -2,9 +2,65 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from ._base import DataSetModel
+from .data_set import DataSetModel
+
+
+# The per-sample functions of a row (a_i, y_i) = data[i], as every compiled
+# backend runs them (toylab._kernels.finite_sum); the NumPy methods below are
+# the same formulas over a whole chunk of paths.
+@numba.njit
+def linear_sample_loss(x, row):
+    # l_i(x) = (a_i.x - y_i)^2 / 2
+    d = x.shape[0]
+    r = 0.0
+    for c in range(d):
+        r += row[c] * x[c]
+    r -= row[d]
+    return 0.5 * r * r
+
+
+@numba.njit
+def linear_sample_grad(x, row, out):
+    # g_i(x) = a_i (a_i.x - y_i)
+    d = x.shape[0]
+    r = 0.0
+    for c in range(d):
+        r += row[c] * x[c]
+    r -= row[d]
+    for c in range(d):
+        out[c] = row[c] * r
+
+
+@numba.njit
+def sphere_sample_loss(x, row):
+    # l_i(x) = (a_i.u - y_i)^2 / 2, u = x/|x|
+    d = x.shape[0]
+    sq = 0.0
+    au = 0.0
+    for c in range(d):
+        sq += x[c] * x[c]
+        au += row[c] * x[c]
+    r = au / np.sqrt(sq) - row[d]
+    return 0.5 * r * r
+
+
+@numba.njit
+def sphere_sample_grad(x, row, out):
+    # g_i(x) = r_i (a_i - (a_i.u) u) / |x|, r_i = a_i.u - y_i
+    d = x.shape[0]
+    sq = 0.0
+    for c in range(d):
+        sq += x[c] * x[c]
+    inv_norm = 1.0 / np.sqrt(sq)
+    au = 0.0
+    for c in range(d):
+        au += row[c] * (x[c] * inv_norm)
+    r = au - row[d]
+    for c in range(d):
+        out[c] = r * (row[c] - au * (x[c] * inv_norm)) * inv_norm
 
 
 class LinearRegression(DataSetModel):
@@ -27,7 +83,9 @@ class LinearRegression(DataSetModel):
         normals a draw) where it costs less than ``"per_sample"`` (n normals).
     """
 
-    has_exact_moments = True
+    _sample_loss = staticmethod(linear_sample_loss)
+    _sample_grad = staticmethod(linear_sample_grad)
+    _linear = True
 
     def __init__(self, A, y, noise="auto"):
         super().__init__(A, y, noise)
@@ -105,6 +163,8 @@ class SphereRegression(DataSetModel):
     """
 
     scale_invariant = True
+    _sample_loss = staticmethod(sphere_sample_loss)
+    _sample_grad = staticmethod(sphere_sample_grad)
 
     def _moment_features(self, rows):
         # g_i(x) - grad L(x) = (1/|x|) P_u [(a_i a_i^T - H) u - (y_i a_i - b)], P_u = I - u u^T

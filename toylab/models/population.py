@@ -2,10 +2,153 @@
 
 from __future__ import annotations
 
+import math
+from collections import namedtuple
+from types import SimpleNamespace
+
 import numpy as np
 
 from .. import _validate as V
+from .._kernels import rng as R
 from ._base import Model
+
+#: The compiled kernels' view of a GaussianLinearRegression.
+GaussianData = namedtuple("GaussianData", ["h", "x_star", "sqrt_h", "sigma", "trace_h"])
+#: The compiled kernels' view of a NoisyQuadratic.
+QuadraticData = namedtuple("QuadraticData", ["H", "C_sqrt", "trace_C"])
+
+
+def build_gaussian(jit):
+    """GaussianLinearRegression's compiled functions (``toylab._kernels.engine``)."""
+    next_normal = R.build(jit, math).next_normal
+    sqrt = math.sqrt
+    kind_noise = np.uint64(R.KIND_NOISE)
+    kind1, kind2 = np.uint64(R.KIND_BATCH1), np.uint64(R.KIND_BATCH2)
+
+    @jit
+    def loss(x, data):
+        s = 0.0
+        for c in range(x.shape[0]):
+            r = x[c] - data.x_star[c]
+            s += data.h[c] * r * r
+        return 0.5 * s + 0.5 * data.sigma * data.sigma
+
+    @jit
+    def grad(x, data, t, out):
+        for c in range(x.shape[0]):
+            out[c] = data.h[c] * (x[c] - data.x_star[c])
+
+    @jit
+    def batch_grad(x, data, B, sampler, which, k, path, seed, perm, buf, cur, t, out):
+        # sample b: a = sqrt(h) z_{b(d+1) + c}, eps = z_{b(d+1) + d};
+        # g = a (a.(x - x*) - sigma eps), from the stream (k, KIND_BATCH)
+        d = x.shape[0]
+        kind = kind1 if which == 0 else kind2
+        for c in range(d):
+            out[c] = 0.0
+        j = 0
+        carry = 0.0
+        for b in range(B):
+            resid = 0.0
+            for c in range(d + 1):
+                z, carry = next_normal(seed, path, k, kind, j, carry)
+                j += 1
+                if c < d:
+                    t[c] = data.sqrt_h[c] * z
+                    resid += t[c] * (x[c] - data.x_star[c])
+                else:
+                    resid -= data.sigma * z
+            for c in range(d):
+                out[c] += t[c] * resid
+        for c in range(d):
+            out[c] = out[c] / B
+
+    @jit
+    def noise(x, data, k, path, seed, t, t2, out):
+        # sqrt(r^T H r + sigma^2) sqrt(h) z_{1..d} + (H r) z_{d+1}
+        d = x.shape[0]
+        rhr = 0.0
+        for c in range(d):
+            r = x[c] - data.x_star[c]
+            rhr += r * data.h[c] * r
+        scale = sqrt(rhr + data.sigma * data.sigma)
+        carry = 0.0
+        for c in range(d):
+            z, carry = next_normal(seed, path, k, kind_noise, c, carry)
+            out[c] = scale * data.sqrt_h[c] * z
+        zl, carry = next_normal(seed, path, k, kind_noise, d, carry)
+        for c in range(d):
+            out[c] += data.h[c] * (x[c] - data.x_star[c]) * zl
+
+    @jit
+    def sigma1_trace(x, data, t, t2):
+        # (r^T H r + sigma^2) tr H + |H r|^2
+        rhr = 0.0
+        hr2 = 0.0
+        for c in range(x.shape[0]):
+            r = x[c] - data.x_star[c]
+            rhr += r * data.h[c] * r
+            hr2 += (data.h[c] * r) * (data.h[c] * r)
+        return (rhr + data.sigma * data.sigma) * data.trace_h + hr2
+
+    return SimpleNamespace(loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace)
+
+
+def build_quadratic(jit):
+    """NoisyQuadratic's compiled functions (``toylab._kernels.engine``)."""
+    next_normal = R.build(jit, math).next_normal
+    sqrt = math.sqrt
+    kind_noise = np.uint64(R.KIND_NOISE)
+    kind1, kind2 = np.uint64(R.KIND_BATCH1), np.uint64(R.KIND_BATCH2)
+
+    @jit
+    def loss(x, data):
+        d = x.shape[0]
+        s = 0.0
+        for i in range(d):
+            for j in range(d):
+                s += x[i] * data.H[i, j] * x[j]
+        return 0.5 * s
+
+    @jit
+    def grad(x, data, t, out):
+        d = x.shape[0]
+        for c in range(d):
+            s = 0.0
+            for k in range(d):
+                s += x[k] * data.H[k, c]
+            out[c] = s
+
+    @jit
+    def correlated(data, k, path, seed, kind, out):
+        # out = z @ C^{1/2} for d fresh normals z
+        d = out.shape[0]
+        for c in range(d):
+            out[c] = 0.0
+        carry = 0.0
+        for j in range(d):
+            z, carry = next_normal(seed, path, k, kind, j, carry)
+            for c in range(d):
+                out[c] += z * data.C_sqrt[j, c]
+
+    @jit
+    def batch_grad(x, data, B, sampler, which, k, path, seed, perm, buf, cur, t, out):
+        # H x + (mean of B draws of N(0, C)) = H x + z C^{1/2} / sqrt(B): d normals
+        correlated(data, k, path, seed, kind1 if which == 0 else kind2, t)
+        grad(x, data, t, out)
+        root = sqrt(B)
+        for c in range(x.shape[0]):
+            out[c] = out[c] + t[c] / root
+
+    @jit
+    def noise(x, data, k, path, seed, t, t2, out):
+        correlated(data, k, path, seed, kind_noise, out)
+
+    @jit
+    def sigma1_trace(x, data, t, t2):
+        return data.trace_C
+
+    return SimpleNamespace(loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace)
 
 
 class GaussianLinearRegression(Model):
@@ -109,6 +252,12 @@ class GaussianLinearRegression(Model):
     def describe(self):
         return {**super().describe(), "sigma": self.sigma}
 
+    def kernel_data(self):
+        return GaussianData(self.h, self.x_star, np.sqrt(self.h), float(self.sigma), float(self.h.sum()))
+
+    def kernel_functions(self):
+        return build_gaussian, ()
+
 
 class NoisyQuadratic(Model):
     r"""``L(x) = x^T H x / 2`` with additive Gaussian gradient noise (Liu, Ziyin & Ueda).
@@ -169,3 +318,9 @@ class NoisyQuadratic(Model):
 
     def expected_sigma1(self, c, m1, m2):
         return c[:, None, None] * self.C
+
+    def kernel_data(self):
+        return QuadraticData(self.H, self.C_sqrt, float(np.trace(self.C)))
+
+    def kernel_functions(self):
+        return build_quadratic, ()

@@ -1,10 +1,10 @@
 """Everything one compilation target needs, built from the single source.
 
 ``build(jit)`` compiles the generator (``kernels.rng``), every model's
-functions (``kernels.models``), every model's steps and observables
-(``kernels.steps``) and the per-path helpers with one decorator: ``numba.njit``
-for the CPU (``kernels.cpu``), ``numba.cuda.jit(device=True)`` for the GPU
-(``kernels.cuda``).
+functions (``kernels.fast.models``), every model's steps and observables
+(``kernels.fast.steps``) and the per-path helpers with one decorator: ``numba.njit``
+for the CPU (``kernels.fast.cpu``), ``numba.cuda.jit(device=True)`` for the GPU
+(``kernels.fast.cuda``).
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from . import DIVERGENCE_BOUND
+from .. import DIVERGENCE_BOUND
 from . import models as _models
-from . import rng as _rng
+from .. import rng as _rng
 from . import steps as _steps
 
 
 def build(jit, hot=None, lanes=None):
     """Compile everything with ``jit``; ``hot`` (default ``jit``) for what runs
     every step: the steps, the batch gradient, the generator and the
-    per-sample functions.  ``lanes``: ``kernels.simd`` on the CPU, None on
-    the GPU (``kernels.models.build``)."""
+    per-sample functions.  ``lanes``: ``kernels.fast.simd`` on the CPU, None on
+    the GPU (``kernels.fast.models.build``)."""
     hot = jit if hot is None else hot
     if lanes is None:
         rng = _rng.build(hot, math)

@@ -1,20 +1,57 @@
-"""What the compiled backends share: the model and algorithm as flat arrays.
+"""The fast path's Python side: when it applies, and its data as flat arrays.
 
-The layouts are documented in ``kernels/models.py`` and ``kernels/steps.py``.
+``LinearRegression`` and ``SphereRegression`` (and subclasses that keep their
+per-sample functions) under the five built-in algorithms run in the
+specialised kernels of ``toylab._kernels.fast`` on the CPU and the GPU;
+:func:`choose` says so in Python, before anything compiles.  Everything else
+runs in the general engine (``toylab._kernels.engine``).  The arrays' layouts
+are documented in ``kernels/fast/models.py`` and ``kernels/fast/steps.py``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import weakref
 
 import numpy as np
 
-from kernels import STAT_BLOCK
-from kernels.models import NORMAL_CHUNK, SAMPLER_CODES, moment_scratch_length
+from ._kernels.fast.models import NORMAL_CHUNK, SAMPLER_CODES, moment_scratch_length
+from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
+from .models import LinearRegression, SphereRegression
+from .models.finite import linear_sample_grad, linear_sample_loss, sphere_sample_grad, sphere_sample_loss
 
-from .algorithms import GD, NGD, SVAG, EulerMaruyama
-from .models import GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
+#: The algorithms the fast kernels run (exactly these classes).
+ALGORITHMS = (SGD, SVAG, NGD, EulerMaruyama, GD)
+#: The fast kernels' models: class, and the per-sample functions it must keep.
+MODELS = {
+    "LinearRegression": (LinearRegression, linear_sample_loss, linear_sample_grad),
+    "SphereRegression": (SphereRegression, sphere_sample_loss, sphere_sample_grad),
+}
+#: Set to False (or TOYLAB_FAST=0 in the environment) to run everything in the
+#: general engine: what the tests of the fast kernels compare against.
+ENABLED = os.environ.get("TOYLAB_FAST", "1") != "0"
+
+
+def choose(model, algorithm):
+    """The fast kernels' model name for (model, algorithm), or None for the general engine.
+
+    Decided by the code the kernels would run, not by class names: a subclass
+    of a built-in model that keeps its per-sample functions (and its compiled
+    form) is served as its parent is; one that changes them is not.
+    """
+    if not ENABLED or type(algorithm) not in ALGORITHMS:
+        return None
+    for name, (cls, loss, grad) in MODELS.items():
+        if (
+            isinstance(model, cls)
+            and model.sample_loss is loss
+            and model.sample_grad is grad
+            and type(model).kernel_functions is cls.kernel_functions
+            and type(model).kernel_data is cls.kernel_data
+        ):
+            return name
+    return None
 
 
 def _moment_arrays(model):
@@ -121,14 +158,6 @@ def model_arrays(model):
         # F^T, row t by row t (kernels/models.py::quartic_sum)
         v = np.concatenate([v, factor, F.T.reshape(-1)])
         p = np.array([model.n_samples, r, loss_ls, s_ls, F.shape[0]], dtype=float)
-    elif isinstance(model, GaussianLinearRegression):
-        M = np.vstack([model.h, model.x_star, np.sqrt(model.h)])
-        v = np.zeros(1)
-        p = np.array([model.sigma, model.h.sum()])
-    elif isinstance(model, NoisyQuadratic):
-        M = np.vstack([model.H, model.C_sqrt])
-        v = np.zeros(1)
-        p = np.array([np.trace(model.C)])
     else:
         raise TypeError(f"no compiled kernel for model {type(model).__name__}; use backend='numpy'")
     return np.ascontiguousarray(M, dtype=float), np.ascontiguousarray(v, dtype=float), p
@@ -163,8 +192,3 @@ def kernel_inputs(spec):
     M, v, p = model_arrays(spec.model)
     ap, ai = algorithm_arrays(spec.model, spec.algorithm)
     return M, v, p, ap, ai, perm_length(spec.model, spec.algorithm)
-
-
-def paths_in_blocks(first, n_blocks, paths):
-    """Paths covered by statistics blocks ``first .. first + n_blocks - 1`` (the last may be partial)."""
-    return min((first + n_blocks) * STAT_BLOCK, paths) - min(first * STAT_BLOCK, paths)

@@ -40,7 +40,7 @@ from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, models, register_model
 
-from .rng import _M0, _M1, _MASK32, _S24, _S32, _W0, _W1
+from ..rng import _M0, _M1, _MASK32, _S24, _S32, _W0, _W1
 
 #: Lanes in a vector.
 LANES = 8
@@ -370,7 +370,7 @@ def vfrom(typingctx, v, lo):
 def beyond(typingctx, v, count, bound):
     """1 if a lane ``j < count`` of ``v`` is not ``|v_j| <= bound`` (above it, or NaN), else 0.
 
-    The divergence test of ``kernels.steps.build_path``'s ``finite`` on a
+    The divergence test of ``kernels.fast.steps.build_path``'s ``finite`` on a
     vector (f64x8 or f64x4), without a branch: a compare, a mask and one
     test of its bits.
     """
@@ -565,7 +565,7 @@ def index_lanes_length(B):
     :func:`bounded_lanes` writes them, ``tail`` its flagged steps,
     ``tail + 1 .. tail + 4`` the stamp (first step, path, kind, seed) of
     what they are, ``tail + 5 ..`` the B indices of a flagged step drawn
-    word by word (``kernels.models``).
+    word by word (``kernels.fast.models``).
     """
     return index_lanes_tail.py_func(B) + 5 + B
 

@@ -4,7 +4,7 @@ Each model is a namespace of scalar functions of one path's state ``x`` (a 1-D
 array of length d) that write into caller-provided scratch arrays and never
 allocate, so the same source compiles under ``numba.njit`` and as
 ``numba.cuda.jit(device=True)``.  The model's data travel as three arrays
-``(M, v, p)`` made by ``toylab._compiled.model_arrays``:
+``(M, v, p)`` made by ``toylab._fast.model_arrays``:
 
 =========================  ===================  ==============  ==============
 model                      M (2-D)              v (1-D)         p (1-D)
@@ -13,16 +13,14 @@ LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
                                                 q_ls; V]        r]
 SphereRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, r, L_ls,
                                                 q_ls; V; F]     s_ls, r4]
-GaussianLinearRegression   [h; x*; sqrt h]      unused          [sigma, sum h]
-NoisyQuadratic             [H; C^{1/2}] (2d,d)  unused          [tr C]
 =========================  ===================  ==============  ==============
 
 V holds the r columns (S_k, s_k) of the noise's moment factor
-(``toylab.models.DataSetModel.moment_factor``) as ``toylab._compiled``
+(``toylab.models.DataSetModel.moment_factor``) as ``toylab._fast``
 lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
 where the model draws its noise per sample.
 F (SphereRegression's records) holds the factor of the Gram matrix of
-r_i (a_i.u), transposed (``toylab._compiled._sphere_quartic_factor``).
+r_i (a_i.u), transposed (``toylab._fast._sphere_quartic_factor``).
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
 ``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
@@ -41,7 +39,7 @@ the sums of its r columns for SUMS_AT_ONCE steps at once):
   step, kind) -> (g_lo, g_hi)`` (the CPU's linear models; None elsewhere):
   B times ``batch_grad`` with replacement, x and the result as an 8-lane
   vector of the first 8 coordinates and a second vector of the rest
-  (``kernels.steps.build``'s ``advance``: 4 lanes, d <= 12)
+  (``kernels.fast.steps.build``'s ``advance``: 4 lanes, d <= 12)
 
 The formulas are those of ``toylab.models`` (the NumPy reference), which the
 tests hold these to.
@@ -51,8 +49,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rng as R
-from . import tagged
+from .. import rng as R
+from .. import tagged
 
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
 
@@ -78,7 +76,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
 
     ``hot`` (default ``jit``) compiles what runs every step, the batch
     gradient and the per-sample functions it calls B times: the CPU inlines
-    them.  ``lanes``: the CPU's 8-lane vectors (``kernels.simd``), or None
+    them.  ``lanes``: the CPU's 8-lane vectors (``kernels.fast.simd``), or None
     (the GPU).  With them, sampling with replacement draws the batch indices
     of 8 steps at once, and the linear models (LinearRegression,
     SphereRegression) sum their batch gradients in vectors.
@@ -151,8 +149,8 @@ def build(jit, xp, rng, hot=None, lanes=None):
             def batch_indices(perm, buf, cur, seed, path, step, kind, n, B):
                 # Where in perm the B indices of the step lie: (first, stride).
                 # The same indices, drawn 8 steps at a time in vectors
-                # (kernels.simd.bounded_lanes), into perm as laid out by
-                # kernels.simd.index_lanes_length.  The stamp (step0, path,
+                # (kernels.fast.simd.bounded_lanes), into perm as laid out by
+                # kernels.fast.simd.index_lanes_length.  The stamp (step0, path,
                 # kind, seed) names the steps perm holds, so any order of
                 # calls is served right; a path's steps refill it once in 8.
                 lane = step % STEPS_AT_ONCE
@@ -191,7 +189,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     # sum_b g_i(x) over the step's batch, sampled with
                     # replacement, for x = (x_lo, x_hi) in registers:
                     # with_replacement without x's round trip through memory
-                    # (kernels.steps.build's advance)
+                    # (kernels.fast.steps.build's advance)
                     first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, int(p[0]), B)
                     return rows_lanes(x_lo, x_hi, d, M, v, perm, first, stride, B)
 
@@ -358,7 +356,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # the draw of toylab.models.DataSetModel with noise="moments", before
         # the map T(x).  From ``col``, v holds row k of U (r rows of e = d(d+1)/2
         # + d numbers): the upper triangle of the symmetric S_k row by row, then
-        # s_k (toylab._compiled._moment_arrays).  r normals and r e + d^2
+        # s_k (toylab._fast._moment_arrays).  r normals and r e + d^2
         # multiply-adds, whatever n is.
         d = z.shape[0]
         tri = d * (d + 1) // 2
@@ -374,7 +372,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             # seed's two 32-bit halves: exact in floats for steps and paths
             # below 2**53, and never matched by a scratch of zeros or NaN).
             # The sums depend on the data set too: the kernels give each call
-            # fresh scratch (kernels.cpu.scratch).  A path's steps form them
+            # fresh scratch (kernels.fast.cpu.scratch).  A path's steps form them
             # once in SUMS_AT_ONCE.
             lane = step % SUMS_AT_ONCE
             step0 = step - lane
@@ -630,7 +628,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         def packed_mv(W, z, d, out):
             # out = S z + s for the symmetric S packed as its upper triangle row
             # by row, then s (W), where d <= 16.  Row c is loaded with each
-            # column j in lane j (kernels.simd.vload_window), so that
+            # column j in lane j (kernels.fast.simd.vload_window), so that
             #   out_j += S_cj z_c for j >= c    is a vector multiply-add, and
             #   out_c += sum_{j > c} S_cj z_j   a product whose lanes hsum8
             # adds for eight rows at once, where the scalar form's additions
@@ -1005,7 +1003,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     def sp_trace(x, M, v, p, aux, t1, t2):
         # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2 with
         # |g_i|^2 = r_i^2 (|a_i|^2 - p_i^2) / |x|^2, p_i = a_i.u, r_i = p_i - y_i.
-        # About x_ls (toylab._compiled._sphere_quartic_factor), e = u - x_ls:
+        # About x_ls (toylab._fast._sphere_quartic_factor), e = u - x_ls:
         #   (1/n) sum_i r_i^2 |a_i|^2 = s_ls + 2 q_ls.e + e^T Q e   (LinearRegression's, at u)
         #   (1/n) sum_i (r_i p_i)^2 = |F q|^2,  q_t = et_a et_b (a <= b), et = (e, 1)
         # (quartic_sum): at most 66 x 66 multiply-adds at d = 10, where the sum
@@ -1062,118 +1060,6 @@ def build(jit, xp, rng, hot=None, lanes=None):
         for c in range(d):
             out[c] = (out[c] - uw * t1[c]) * aux[1]
 
-    # -------------------------------------------- GaussianLinearRegression
-    @jit
-    def gl_loss(x, M, v, p, aux):
-        s = 0.0
-        for c in range(x.shape[0]):
-            r = x[c] - M[1, c]
-            s += M[0, c] * r * r
-        return 0.5 * s + 0.5 * p[0] * p[0]
-
-    @jit
-    def gl_grad(x, M, v, p, aux, out):
-        for c in range(x.shape[0]):
-            out[c] = M[0, c] * (x[c] - M[1, c])
-
-    @jit
-    def gl_trace(x, M, v, p, aux, t1, t2):
-        # (r^T H r + sigma^2) tr H + |H r|^2
-        rhr = 0.0
-        hr2 = 0.0
-        for c in range(x.shape[0]):
-            r = x[c] - M[1, c]
-            rhr += r * M[0, c] * r
-            hr2 += (M[0, c] * r) * (M[0, c] * r)
-        return (rhr + p[0] * p[0]) * p[1] + hr2
-
-    @jit
-    def gl_batch(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
-        # sample b: a = sqrt(h) z_{b(d+1) + c}, eps = z_{b(d+1) + d};  g = a (a.(x - x*) - sigma eps)
-        d = x.shape[0]
-        for c in range(d):
-            out[c] = 0.0
-        t = 0
-        z1 = 0.0
-        for b in range(B):
-            resid = 0.0
-            for c in range(d + 1):
-                z, z1 = next_normal(seed, path, step, kind, t, z1)
-                t += 1
-                if c < d:
-                    t1[c] = M[2, c] * z
-                    resid += t1[c] * (x[c] - M[1, c])
-                else:
-                    resid -= p[0] * z
-            for c in range(d):
-                out[c] += t1[c] * resid
-        for c in range(d):
-            out[c] = out[c] / B
-
-    @jit
-    def gl_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
-        # sqrt(r^T H r + sigma^2) sqrt(h) z_{1..d} + (H r) z_{d+1}
-        d = x.shape[0]
-        rhr = 0.0
-        for c in range(d):
-            r = x[c] - M[1, c]
-            rhr += r * M[0, c] * r
-        scale = sqrt(rhr + p[0] * p[0])
-        z1 = 0.0
-        for c in range(d):
-            z, z1 = next_normal(seed, path, step, kind_noise, c, z1)
-            out[c] = scale * M[2, c] * z
-        zl, z1 = next_normal(seed, path, step, kind_noise, d, z1)
-        for c in range(d):
-            out[c] += M[0, c] * (x[c] - M[1, c]) * zl
-
-    # ------------------------------------------------------- NoisyQuadratic
-    @jit
-    def nq_loss(x, M, v, p, aux):
-        d = x.shape[0]
-        s = 0.0
-        for i in range(d):
-            for j in range(d):
-                s += x[i] * M[i, j] * x[j]
-        return 0.5 * s
-
-    @jit
-    def nq_grad(x, M, v, p, aux, out):
-        d = x.shape[0]
-        for c in range(d):
-            s = 0.0
-            for k in range(d):
-                s += x[k] * M[k, c]
-            out[c] = s
-
-    @jit
-    def nq_trace(x, M, v, p, aux, t1, t2):
-        return p[0]
-
-    @jit
-    def nq_correlated(seed, path, step, kind, M, d, out):
-        # out = z @ C^{1/2} for d fresh normals z
-        for c in range(d):
-            out[c] = 0.0
-        z1 = 0.0
-        for k in range(d):
-            z, z1 = next_normal(seed, path, step, kind, k, z1)
-            for c in range(d):
-                out[c] += z * M[d + k, c]
-
-    @jit
-    def nq_batch(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
-        d = x.shape[0]
-        nq_correlated(seed, path, step, kind, M, d, t1)
-        nq_grad(x, M, v, p, aux, out)
-        root = sqrt(B)
-        for c in range(d):
-            out[c] = out[c] + t1[c] / root
-
-    @jit
-    def nq_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
-        nq_correlated(seed, path, step, kind_noise, M, x.shape[0], out)
-
     def ns(loss, grad, trace, batch, noise, batch_lanes=None):
         return {
             "loss": loss,
@@ -1187,6 +1073,4 @@ def build(jit, xp, rng, hot=None, lanes=None):
     return {
         "LinearRegression": ns(lr_loss, lr_grad, lr_trace, lr_batch, lr_noise, lr_batch_lanes),
         "SphereRegression": ns(sp_loss, sp_grad, sp_trace, sp_batch, sp_noise, sp_batch_lanes),
-        "GaussianLinearRegression": ns(gl_loss, gl_grad, gl_trace, gl_batch, gl_noise),
-        "NoisyQuadratic": ns(nq_loss, nq_grad, nq_trace, nq_batch, nq_noise),
     }

@@ -1,11 +1,11 @@
 """Per-path algorithm steps and observables, composed with a model's functions.
 
 One step function per algorithm, written once; :func:`build` composes it with
-one model's namespace from ``kernels.models``.  The update formulas are those of
+one model's namespace from ``kernels.fast.models``.  The update formulas are those of
 ``toylab._numpy_backend`` operation for operation, so the backends agree up to
 floating-point rounding.
 
-Parameters travel in two arrays made by ``toylab._compiled.algorithm_arrays``:
+Parameters travel in two arrays made by ``toylab._fast.algorithm_arrays``:
 ``ap = [lr, weight_decay, s, c1, c2, coef, sqrt_f, f]`` (``s`` the drift step,
 ``c1, c2`` SVAG's coefficients, ``coef`` the factor on the noise, lr for NGD
 and sqrt(dt lr) for Euler-Maruyama, ``f`` the batch factor of Sigma_B) and
@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 
-from . import rng as R
-from . import tagged
+from .. import engine as _engine
+from .. import rng as R
+from .. import tagged
 
 exp = math.exp
 
@@ -42,7 +43,7 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
 
     ``advance`` runs a path from step k to the next record: step by step,
     stopping at the first step after which ``finite(x)`` fails.  With
-    ``lanes`` (the CPU's ``kernels.simd``) and a model with
+    ``lanes`` (the CPU's ``kernels.fast.simd``) and a model with
     ``batch_sum_lanes`` (the linear models), SGD and SVAG sampling with
     replacement at d <= 12 keep x in two vectors from one record to the
     next instead: the same arithmetic lane by lane, without x's round
@@ -152,7 +153,7 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
     sampling with replacement; ``stepwise`` otherwise).
 
     x is an 8-lane vector of its first 8 coordinates and a 4-lane one of the
-    rest (``kernels.simd``'s f64x8 and f64x4).  The update is ``sgd``'s and
+    rest (``kernels.fast.simd``'s f64x8 and f64x4).  The update is ``sgd``'s and
     ``svag``'s operation for operation: the batch mean as a division by B,
     then eq. (1) or eq. (5), each lane rounded as the scalar loop rounds its
     coordinate, so both forms give the same bits.
@@ -227,11 +228,11 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
 
 
 def build_path(jit, bound):
-    """Per-path helpers shared by the CPU and CUDA ensemble kernels.
+    """Per-path helpers of the fast kernels on the CPU and the GPU.
 
     ``start(x, x0, perm1, perm2)`` puts a path at x0 with identity index
-    arrays; ``finite(x)`` is False once a coordinate is non-finite or above
-    ``bound`` (the path has diverged).
+    arrays; ``finite(x)`` is the general engine's divergence test
+    (``kernels.engine.build_path``).
     """
 
     @jit
@@ -242,11 +243,4 @@ def build_path(jit, bound):
             perm1[i] = i
             perm2[i] = i
 
-    @jit
-    def finite(x):
-        for c in range(x.shape[0]):
-            if not (abs(x[c]) <= bound):
-                return False
-        return True
-
-    return start, finite
+    return start, _engine.build_path(jit, bound)[1]

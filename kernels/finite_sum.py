@@ -1,0 +1,146 @@
+"""A finite-sum model's compiled functions, from its two per-sample functions.
+
+A finite data set of n rows (``data.rows``, shape (n, k)) and per-sample
+
+* ``sample_loss(x, row) -> float``: l_i(x) with row = data.rows[i]
+* ``sample_grad(x, row, out)``: writes g_i(x) = grad l_i(x) into ``out`` (length d)
+
+written in the Numba subset (loops, no allocation) give every function of the
+engine's model protocol (``kernels.engine``): L = (1/n) sum_i l_i, its
+gradient, a batch gradient under every sampler, an exact Gaussian draw of
+Sigma_1(x) from n normals and tr Sigma_1(x).  Each is the formula of
+``toylab.models.FiniteSum`` (the NumPy reference), and draws its random
+numbers from the streams the NumPy backend documents.
+"""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import rng as R
+
+
+def build(jit, sample_loss, sample_grad):
+    """The namespace of compiled functions of the engine's model protocol."""
+    rng = R.build(jit, math)
+    draw_bounded = rng.draw_bounded
+    next_normal = rng.next_normal
+    sqrt = math.sqrt
+    kind_noise = np.uint64(R.KIND_NOISE)
+    k_batch1, k_batch2 = np.uint64(R.KIND_BATCH1), np.uint64(R.KIND_BATCH2)
+    k_epoch1, k_epoch2 = np.uint64(R.KIND_EPOCH1), np.uint64(R.KIND_EPOCH2)
+
+    @jit
+    def add_sample_grad(x, rows, i, t, out):
+        # out += g_i(x), through the scratch t
+        sample_grad(x, rows[i], t)
+        for c in range(x.shape[0]):
+            out[c] += t[c]
+
+    @jit
+    def loss(x, data):
+        # L(x) = (1/n) sum_i l_i(x)
+        rows = data.rows
+        s = 0.0
+        for i in range(rows.shape[0]):
+            s += sample_loss(x, rows[i])
+        return s / rows.shape[0]
+
+    @jit
+    def grad(x, data, t, out):
+        # grad L(x) = (1/n) sum_i g_i(x)
+        rows = data.rows
+        n = rows.shape[0]
+        for c in range(x.shape[0]):
+            out[c] = 0.0
+        for i in range(n):
+            add_sample_grad(x, rows, i, t, out)
+        for c in range(x.shape[0]):
+            out[c] = out[c] / n
+
+    @jit
+    def batch_grad(x, data, B, sampler, which, k, path, seed, perm, buf, cur, t, out):
+        # (1/B) sum_{i in batch} g_i(x), the batch drawn as the NumPy backend
+        # draws it: with replacement, B indices of stream (k, KIND_BATCH)
+        # used as drawn; without replacement, a partial Fisher-Yates shuffle
+        # of the path's index array (place b takes b + uniform [0, n - b));
+        # reshuffling, a shuffle of the first (n // B) B places at each epoch's
+        # first step from stream (epoch, KIND_EPOCH), walked in blocks of B
+        rows = data.rows
+        n = rows.shape[0]
+        kind = k_batch1 if which == 0 else k_batch2
+        cur[0] = 0
+        for c in range(x.shape[0]):
+            out[c] = 0.0
+        if sampler == 0:
+            for b in range(B):
+                i = int(draw_bounded(buf, cur, seed, path, k, kind, np.uint64(n)))
+                add_sample_grad(x, rows, i, t, out)
+        else:
+            start = 0
+            n_swaps = B
+            stream_step = k
+            stream_kind = kind
+            if sampler == 2:
+                per_epoch = n // B
+                epoch = k // per_epoch
+                start = (k - epoch * per_epoch) * B
+                n_swaps = per_epoch * B if start == 0 else 0
+                stream_step = epoch
+                stream_kind = k_epoch1 if which == 0 else k_epoch2
+            for b in range(n_swaps):
+                j = b + int(draw_bounded(buf, cur, seed, path, stream_step, stream_kind, np.uint64(n - b)))
+                tmp = perm[b]
+                perm[b] = perm[j]
+                perm[j] = tmp
+            for b in range(start, start + B):
+                add_sample_grad(x, rows, perm[b], t, out)
+        for c in range(x.shape[0]):
+            out[c] = out[c] / B
+
+    @jit
+    def noise(x, data, k, path, seed, t, t2, out):
+        # (1/sqrt(n)) sum_i z_i (g_i - grad L) = (sum_i z_i g_i - (sum_i z_i) grad L) / sqrt(n),
+        # one pass over the data: covariance Sigma_1(x) exactly, n normals
+        rows = data.rows
+        n = rows.shape[0]
+        d = x.shape[0]
+        for c in range(d):
+            out[c] = 0.0
+            t2[c] = 0.0
+        zsum = 0.0
+        carry = 0.0
+        for i in range(n):
+            z, carry = next_normal(seed, path, k, kind_noise, i, carry)
+            sample_grad(x, rows[i], t)
+            zsum += z
+            for c in range(d):
+                out[c] += z * t[c]
+                t2[c] += t[c]
+        scale = 1.0 / sqrt(n)
+        for c in range(d):
+            out[c] = (out[c] - zsum * (t2[c] / n)) * scale
+
+    @jit
+    def sigma1_trace(x, data, t, t2):
+        # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2
+        rows = data.rows
+        n = rows.shape[0]
+        d = x.shape[0]
+        for c in range(d):
+            t2[c] = 0.0
+        sq = 0.0
+        for i in range(n):
+            sample_grad(x, rows[i], t)
+            for c in range(d):
+                sq += t[c] * t[c]
+                t2[c] += t[c]
+        mean_sq = 0.0
+        for c in range(d):
+            mean_sq += (t2[c] / n) * (t2[c] / n)
+        return sq / n - mean_sq
+
+    return SimpleNamespace(loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace)
