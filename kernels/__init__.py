@@ -30,3 +30,18 @@ def tagged(jit, tag):
         return jit(f)
 
     return decorate
+
+
+def python_copy(fn):
+    """A copy of the Python function behind ``fn`` (a function or a numba
+    dispatcher): what a ``tagged`` jit compiles, so that renaming it leaves
+    the user's own function as it is.  (A user's ``loss`` in one notebook and
+    another's in another share a qualified name: the tag keeps their symbols
+    apart, for ``tagged``'s reason.)"""
+    import types
+
+    py = getattr(fn, "py_func", fn)
+    copy = types.FunctionType(py.__code__, py.__globals__, py.__name__, py.__defaults__, py.__closure__)
+    copy.__qualname__ = py.__qualname__
+    copy.__module__ = py.__module__
+    return copy

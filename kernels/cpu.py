@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from . import engine
+from . import engine, tagged
 from .cache import REGISTRY, is_cached, load_generated
 
 #: error_model="numpy": a float division by zero gives inf or nan (which the
@@ -100,13 +100,17 @@ def get_kernel(key, build_model, compiled_step, observables=(), label=""):
 
     ``build_model(jit)`` gives the model's compiled functions
     (``kernels.engine``), ``compiled_step`` is the algorithm's and
-    ``observables`` are ``@njit`` functions of x.  Returns ``(run_blocks,
+    ``observables`` are functions of x (each compiled here as a tagged copy).  Returns ``(run_blocks,
     cached)``, ``cached`` telling whether Numba's disk cache already holds
     the kernel (else its first call compiles it).
     """
     name = f"toylab_kernel_{key}"
     if name not in _LOADED:
-        REGISTRY[name] = engine.compose(JIT, build_model(JIT), compiled_step, observables)
+        # every function compiled for this kernel carries its key in its
+        # symbol names (kernels.tagged): kernels compiled by other processes
+        # and loaded from the disk cache beside it never share a symbol
+        jit = tagged(JIT, f"k{key}")
+        REGISTRY[name] = engine.compose(jit, build_model(jit), compiled_step, observables)
         _LOADED[name] = load_generated(name, TEMPLATE.format(name=name, label=label))
     module = _LOADED[name]
     return module.run_blocks, is_cached(module)

@@ -129,13 +129,14 @@ def compose(jit, model, compiled_step, observables=()):
 
     ``model``: the namespace of the model's compiled functions (module
     docstring); ``compiled_step``: the algorithm's ``compiled_step``;
-    ``observables``: compiled functions g(x) (the CPU only).
+    ``observables``: functions g(x) in the Numba subset, compiled here with
+    ``jit`` (the CPU only).
     """
     start, finite = build_path(jit)
     return SimpleNamespace(
         step=compiled_step(jit, model),
         observe=build_observe(jit, model),
-        user=chain_observables(jit, observables),
+        user=chain_observables(jit, [jit(fn) for fn in observables]),
         start=start,
         finite=finite,
     )

@@ -16,7 +16,7 @@ import numba
 import numpy as np
 
 from . import _fast
-from ._kernels import STAT_BLOCK
+from ._kernels import STAT_BLOCK, python_copy
 from ._kernels.cache import code_hash, source_digest
 from ._progress import Progress
 from ._stats import Accumulator, paths_in_blocks
@@ -42,21 +42,19 @@ def announce(spec, ready, progress, backend="cpu"):
         sys.stderr.flush()
 
 
-def as_cpu_function(fn):
-    """A model's function as the CPU compiles it: a ``numba.njit`` function as it is, else njit(fn)."""
-    return fn if isinstance(fn, numba.core.dispatcher.Dispatcher) else numba.njit(fn)
-
-
 def general_kernel(spec):
     """``(run_blocks, cached)`` of the general engine for ``spec`` (``kernels.cpu``)."""
     from ._kernels import cpu
 
     build, functions = spec.model.kernel_functions()
-    functions = tuple(as_cpu_function(f) for f in functions)
     compiled_step = type(spec.algorithm).compiled_step
     user = tuple(fn for _, fn in spec.user_observables)
     key = code_hash(source_digest(), build, functions, compiled_step, user)
-    return cpu.get_kernel(key, lambda jit: build(jit, *functions), compiled_step, user, label(spec))
+    # the model's own functions (and the observables) are compiled for the
+    # kernel from their Python source, as copies that kernels.cpu names by the key
+    functions = tuple(python_copy(f) for f in functions)
+    user = tuple(python_copy(f) for f in user)
+    return cpu.get_kernel(key, lambda jit: build(jit, *map(jit, functions)), compiled_step, user, label(spec))
 
 
 def trace_factor(spec):

@@ -54,7 +54,8 @@ def _check(model, algorithm):
     if not getattr(model, "has_exact_moments", False):
         raise ValueError(
             f"model {type(model).__name__} has no exact moments: its gradient is not affine in x "
-            "(exact moments exist for LinearRegression, GaussianLinearRegression and NoisyQuadratic)"
+            "(exact moments exist for LinearRegression, GaussianLinearRegression and NoisyQuadratic, and for a "
+            "FiniteSum whose per-sample gradients are affine, declared with FiniteSum(..., linear=True))"
         )
     if hasattr(algorithm, "batch_size"):
         model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
