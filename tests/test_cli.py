@@ -134,7 +134,9 @@ def test_user_data_set(tmp_path, capsys):
     import json
 
     res = json.loads(capsys.readouterr().out)
-    assert res["config"]["model"] == {"model": "LinearRegression", "dim": 2, "n_samples": 12, "noise": "moments"}
+    model = dict(res["config"]["model"])
+    assert len(model.pop("code")) == 20  # the hash of the per-sample functions' code
+    assert model == {"model": "LinearRegression", "dim": 2, "n_samples": 12, "noise": "moments"}
     # a test function the first two moments do not determine: Monte Carlo, with the SGD-NGD gap
     assert main(["weak-error", "--data", str(data), "--levels", "2", "--steps", "2", "--observable", "norm4",
                  "--paths", "200", "--json"]) == 0

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from toylab import NoisyQuadratic, SphereRegression
-from toylab.cli import SPHERE_X0, _demo_regression, _demo_sphere
+from toylab.demos import SPHERE_X0, demo_regression, demo_sphere
 from toylab.experiments import (
     EquilibriumResult,
     Executor,
@@ -23,7 +23,7 @@ from toylab.experiments import (
 
 @pytest.fixture(scope="module")
 def sphere():
-    return _demo_sphere()
+    return demo_sphere()
 
 
 # ---------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_stationary_ratio_is_the_closed_form(tmp_path):
 
 
 def test_regimes_linear_then_saturating(tmp_path):
-    model = _demo_regression()
+    model = demo_regression()
     res = regimes(model, [1, 2, 4, 32, 64], epochs=2.0, progress=False)
     # noise-dominated: eta doubles with B (to the grid's refinement)
     assert 1.8 < res.best_lr[1] / res.best_lr[0] < 2.2 and 1.8 < res.best_lr[2] / res.best_lr[1] < 2.2
@@ -62,7 +62,7 @@ def test_regimes_linear_then_saturating(tmp_path):
 
 
 def test_regimes_budgets_of_steps_and_sde_time():
-    model = _demo_regression()
+    model = demo_regression()
     lrs = np.geomspace(0.005, 1.3, 24)
     steps = regimes(model, [1, 4, 16, 64], steps=30, lrs=lrs, progress=False)
     assert np.all(steps.n_steps == 30) and np.all(np.diff(steps.best_lr) > 0)
@@ -82,7 +82,7 @@ def test_sweeps_identical_on_every_executor():
     """Serial, a process pool and a Dask cluster give the same numbers (each config has its own seed)."""
     from dask.distributed import LocalCluster
 
-    model = _demo_regression(n=16, d=2)
+    model = demo_regression(n=16, d=2)
     serial = regimes(model, [1, 4], epochs=1.0, lrs=np.geomspace(0.01, 1.0, 6), progress=False)
     pool = regimes(model, [1, 4], epochs=1.0, lrs=np.geomspace(0.01, 1.0, 6), progress=False,
                    executor=Executor(workers=2))
@@ -137,7 +137,7 @@ def test_equilibrium_numpy_backend_agrees(sphere):
 
 def test_equilibrium_rejects_bad_input(sphere):
     with pytest.raises(ValueError, match="scale invariant"):
-        equilibrium(_demo_regression(), 0.1, 2, 0.5, x0=np.zeros(5))
+        equilibrium(demo_regression(), 0.1, 2, 0.5, x0=np.zeros(5))
     with pytest.raises(ValueError, match="weight_decay"):
         equilibrium(sphere, 0.1, 2, 0.0, x0=SPHERE_X0)
     with pytest.raises(ValueError, match="lr \\* weight_decay"):
@@ -190,7 +190,7 @@ def test_weak_error_non_gaussian_gap_on_a_linear_model(tmp_path):
     moments), |x|^4 does; several observables come from the same runs."""
     from toylab.experiments import WeakError, weak_error
 
-    model = _demo_regression(n=8, d=2, seed=4)
+    model = demo_regression(n=8, d=2, seed=4)
     loss, norm4 = weak_error(model, 0.1, 1, ls=(1, 4), time=0.3, x0=np.array([2.0, -1.0]),
                              observable=("loss", "norm4"), ref_ls=(16, 32), paths=4000, seed=3, progress=False)
     assert loss.gaussian_gap < 4 * loss.gaussian_gap_se

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .demos import MODELS, SPHERE_X0
 from .simulate import BUILTIN_OBSERVABLES
 
 
@@ -32,41 +33,6 @@ class UsageError(Exception):
 
 # ---------------------------------------------------------------------------
 # models
-
-
-def _demo_regression(n=64, d=5, seed=0):
-    """The linear regression used by the reproduced figures: fixed, synthetic."""
-    from .models import LinearRegression
-
-    rng = np.random.default_rng(seed)
-    A = rng.normal(size=(n, d))
-    x_star = rng.normal(size=d)
-    y = A @ x_star + 0.5 * rng.normal(size=n)
-    return LinearRegression(A, y)
-
-
-def _demo_sphere(n=8, d=3, seed=1):
-    """The scale-invariant regression of the equilibrium figures: fixed, synthetic."""
-    from .models import SphereRegression
-
-    rng = np.random.default_rng(seed)
-    return SphereRegression(rng.normal(size=(n, d)), 0.5 * rng.normal(size=n))
-
-
-def _demo_gaussian():
-    from .models import GaussianLinearRegression
-
-    return GaussianLinearRegression([1.0, 0.5, 2.0], [1.0, 0.0, -1.0], 0.3)
-
-
-def _demo_quadratic():
-    from .models import NoisyQuadratic
-
-    return NoisyQuadratic(np.diag([1.0, 0.5, 2.0]), np.diag([0.3, 0.2, 0.4]))
-
-
-SPHERE_X0 = (1.0, 0.5, -0.5)
-MODELS = {"linear": _demo_regression, "sphere": _demo_sphere, "gaussian": _demo_gaussian, "quadratic": _demo_quadratic}
 
 
 def load_model(kind, data=None):

@@ -12,13 +12,13 @@ __all__ = ["reproduce"]
 def _weak_error(out_dir, quick, backend):
     from . import exact
     from .algorithms import SDE, SVAG
-    from .cli import _demo_regression
+    from .demos import demo_regression
     from .experiments import exact_weak_error
     from .plotting import plot_monte_carlo, plot_weak_error
     from .simulate import simulate
 
     written = []
-    model = _demo_regression()
+    model = demo_regression()
     ls = 2.0 ** np.arange(7 if quick else 9)
     lr = 0.1
     result = exact_weak_error(model, lr, 4, ls, lr * np.arange(1, 11 if quick else 21), x0=np.zeros(model.dim))
@@ -77,7 +77,7 @@ def _save_group(results, names, plot, out_dir, name, *plot_args):
 
 def reproduce(out_dir, quick=False, backend="auto", executor=None):
     """Write every figure and its data into ``out_dir``; returns the paths written."""
-    from .cli import SPHERE_X0, _demo_quadratic, _demo_regression, _demo_sphere
+    from .demos import SPHERE_X0, demo_quadratic, demo_regression, demo_sphere
     from .experiments import equilibrium, lsr, regimes, stationary, svag_paths, weak_error
     from .plotting import plot_equilibrium, plot_lsr, plot_regimes, plot_stationary, plot_svag_paths, plot_weak_error_mc
     from .simulate import resolve_backend
@@ -87,7 +87,7 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
     backend = resolve_backend(backend)
     written = _weak_error(out_dir, quick, backend)
     # user observables are not needed below, so every backend can run them
-    sphere, x0 = _demo_sphere(), np.array(SPHERE_X0)
+    sphere, x0 = demo_sphere(), np.array(SPHERE_X0)
 
     # the loss (smooth and bounded on the sphere) is noisier: every l clear of the noise is fitted;
     # |x|^2 is precise enough to fit only l >= 4, past the O(1/l^2) term
@@ -101,14 +101,14 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
     # On the linear model the quadratic loss cannot tell SGD from NGD, nor SVAG(l) from EM at lr/l
     # (equal first two moments); |x|^4 and exp(-|x|^2/2) can: the same runs, three test functions.
     # B = 1 keeps the noise of one sample, far from Gaussian.
-    lin = _demo_regression()
+    lin = demo_regression()
     mc = weak_error(lin, 0.1, 1, ls=(1, 2, 4, 8, 16), time=1.0, x0=np.zeros(lin.dim),
                     observable=("loss", "norm4", "gauss_bump"), paths=4000 if quick else 100_000, seed=80,
                     backend=backend, executor=executor)
     written += _save_group(mc, [f"weak_error_linear_{res.observable}" for res in mc], plot_weak_error_mc, out_dir,
                            "weak_error_linear_mc")
 
-    res = stationary(_demo_quadratic(), np.geomspace(0.01, 0.9, 12 if quick else 24), 1, ls=(2, 4, 8, 16))
+    res = stationary(demo_quadratic(), np.geomspace(0.01, 0.9, 12 if quick else 24), 1, ls=(2, 4, 8, 16))
     written += _save(res, plot_stationary, out_dir, "stationary")
 
     batch_sizes = [1, 2, 4, 8, 16, 32, 64]

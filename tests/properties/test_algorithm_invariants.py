@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from toylab import GD, NGD, SGD, SVAG, EulerMaruyama, GaussianLinearRegression, SphereRegression, simulate
-from toylab._numpy_backend import _Stepper
+from toylab._numpy_backend import Draws
 
 from .strategies import datasets, points
 
@@ -27,13 +27,20 @@ seeds = st.integers(0, 2**64 - 1)
 PATHS = 16
 
 
+def stepper(model, algorithm, seed):
+    """The NumPy backend's step of ``algorithm`` on PATHS paths: ``step(x, k)``."""
+    draws = Draws(SimpleNamespace(model=model, algorithm=algorithm, seed=seed), np.arange(PATHS, dtype=np.uint64))
+    state = np.zeros((PATHS, algorithm.state_vectors, model.dim))
+    return lambda x, k: algorithm.numpy_step(model, draws, x, state, k)
+
+
 def run_paths(model, algorithm, x0, steps, seed):
     """States of PATHS paths after each of ``steps`` steps: shape (steps, PATHS, d)."""
-    stepper = _Stepper(SimpleNamespace(model=model, algorithm=algorithm, seed=seed), np.arange(PATHS, dtype=np.uint64))
+    step = stepper(model, algorithm, seed)
     x = np.tile(x0, (PATHS, 1))
     out = []
     for k in range(steps):
-        x = stepper.step(x, k)
+        x = step(x, k)
         out.append(x)
     return np.array(out)
 
@@ -100,8 +107,8 @@ def test_weight_decay_is_one_deterministic_term(setup, wd, sampler):
     x = np.tile(x0, (PATHS, 1))
     for with_wd, without in zip(_algorithms(lr, B, wd, sampler), _algorithms(lr, B, 0.0, sampler)):
         ids = np.arange(PATHS, dtype=np.uint64)
-        a = _Stepper(SimpleNamespace(model=model, algorithm=with_wd, seed=seed), ids).step(x, 0)
-        b = _Stepper(SimpleNamespace(model=model, algorithm=without, seed=seed), ids).step(x, 0)
+        a = stepper(model, with_wd, seed)(x, 0)
+        b = stepper(model, without, seed)(x, 0)
         expected = -with_wd.step_time * wd * x
         assert np.max(np.abs((a - b) - expected)) <= 1e-12 * (np.abs(a).max() + np.abs(b).max()), type(with_wd)
 
@@ -114,6 +121,6 @@ def test_weight_decay_population_model(args, wd, seed):
     x = np.tile(x0, (PATHS, 1))
     ids = np.arange(PATHS, dtype=np.uint64)
     for with_wd, without in zip(_algorithms(0.1, 3, wd, "with_replacement"), _algorithms(0.1, 3, 0.0, "with_replacement")):
-        a = _Stepper(SimpleNamespace(model=model, algorithm=with_wd, seed=seed), ids).step(x, 0)
-        b = _Stepper(SimpleNamespace(model=model, algorithm=without, seed=seed), ids).step(x, 0)
+        a = stepper(model, with_wd, seed)(x, 0)
+        b = stepper(model, without, seed)(x, 0)
         assert np.max(np.abs((a - b) + with_wd.step_time * wd * x)) <= 1e-12 * (np.abs(a).max() + np.abs(b).max())
