@@ -22,6 +22,9 @@ output vectors of length d):
 * ``noise(x, data, k, path, seed, t, t2, out)``: a draw of N(0, Sigma_1(x))
   from the ``KIND_NOISE`` stream of step k
 * ``sigma1_trace(x, data, t, t2) -> float``: tr Sigma_1(x)
+* ``record(x, data, t, out) -> (L(x), tr Sigma_1(x))`` with grad L(x) into
+  ``out`` (optional; where the three share work, as the sums over a finite
+  data set do)
 
 An algorithm's compiled step, built by its ``compiled_step(jit, model)``
 from the model's functions (``params`` is its named tuple of
@@ -73,13 +76,30 @@ def build_path(jit, bound=DIVERGENCE_BOUND):
     return start, finite
 
 
+def build_record(jit, model):
+    """``record(x, data, t, out) -> (L(x), tr Sigma_1(x))`` with grad L(x) in ``out``:
+    the model's own where it has one (one pass over a finite data set), else
+    from its ``loss``, ``grad`` and ``sigma1_trace``."""
+    if getattr(model, "record", None) is not None:
+        return model.record
+    loss, grad, sigma1_trace = model.loss, model.grad, model.sigma1_trace
+
+    @jit
+    def record(x, data, t, out):
+        trace = sigma1_trace(x, data, out, t)
+        grad(x, data, t, out)
+        return loss(x, data), trace
+
+    return record
+
+
 def build_observe(jit, model):
     """``observe(x, data, t1, t2, trace_factor, obs)``: the built-in observables
     sq_norm |x|^2, loss L(x), grad_sq_norm |grad L|^2, norm4 |x|^4, gauss_bump
     exp(-|x|^2/2) and, where ``trace_factor >= 0``, noise_trace
     tr Sigma_B = trace_factor tr Sigma_1(x) (the batch factor of
     ``toylab.samplers.batch_factor``)."""
-    loss, grad, sigma1_trace = model.loss, model.grad, model.sigma1_trace
+    record = build_record(jit, model)
     exp = math.exp
 
     @jit
@@ -88,16 +108,16 @@ def build_observe(jit, model):
         for c in range(x.shape[0]):
             s += x[c] * x[c]
         obs[0] = s
-        obs[1] = loss(x, data)
         obs[3] = s * s
         obs[4] = exp(-0.5 * s)
-        grad(x, data, t2, t1)
+        loss, trace = record(x, data, t2, t1)
+        obs[1] = loss
         s = 0.0
         for c in range(x.shape[0]):
             s += t1[c] * t1[c]
         obs[2] = s
         if trace_factor >= 0.0:
-            obs[5] = trace_factor * sigma1_trace(x, data, t1, t2)
+            obs[5] = trace_factor * trace
 
     return observe
 

@@ -8,7 +8,8 @@ A finite data set of n rows (``data.rows``, shape (n, k)) and per-sample
 written in the Numba subset (loops, no allocation) give every function of the
 engine's model protocol (``kernels.engine``): L = (1/n) sum_i l_i, its
 gradient, a batch gradient under every sampler, an exact Gaussian draw of
-Sigma_1(x) from n normals and tr Sigma_1(x).  Each is the formula of
+Sigma_1(x) from n normals, tr Sigma_1(x), and the records' ``record``: all
+three of L, grad L and tr Sigma_1 in one pass over the data.  Each is the formula of
 ``toylab.models.FiniteSum`` (the NumPy reference), and draws its random
 numbers from the streams the NumPy backend documents.
 """
@@ -143,4 +144,30 @@ def build(jit, sample_loss, sample_grad):
             mean_sq += (t2[c] / n) * (t2[c] / n)
         return sq / n - mean_sq
 
-    return SimpleNamespace(loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace)
+    @jit
+    def record(x, data, t, out):
+        # L(x), grad L(x) into out and tr Sigma_1(x), in one pass over the data
+        # (the records' cost is O(n d) a record time; three passes cost three
+        # times that): the sums of loss, grad and sigma1_trace in their order
+        rows = data.rows
+        n = rows.shape[0]
+        d = x.shape[0]
+        for c in range(d):
+            out[c] = 0.0
+        s = 0.0
+        sq = 0.0
+        for i in range(n):
+            s += sample_loss(x, rows[i])
+            sample_grad(x, rows[i], t)
+            for c in range(d):
+                sq += t[c] * t[c]
+                out[c] += t[c]
+        mean_sq = 0.0
+        for c in range(d):
+            out[c] = out[c] / n
+            mean_sq += out[c] * out[c]
+        return s / n, sq / n - mean_sq
+
+    return SimpleNamespace(
+        loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace, record=record
+    )
