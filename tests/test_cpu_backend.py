@@ -13,7 +13,7 @@ import toylab
 from toylab._kernels import rng as R
 from toylab._kernels.fast.cpu import MODELS as CPU_MODELS
 from toylab import GD, NGD, SGD, SVAG, Ensemble, EulerMaruyama, LinearRegression, SphereRegression, simulate
-from toylab._fast import model_arrays, noise_scratch_length
+from toylab._fast import model_data, noise_scratch_length
 from toylab._kernels.cache import cache_dir
 
 from .test_models import MODELS
@@ -189,7 +189,7 @@ def test_moment_sums_formed_ahead_serve_any_order(cls):
     A = rng.normal(size=(97, 4))
     y = A @ rng.normal(size=4) + 0.3 * rng.normal(size=97)
     model = getattr(toylab, cls)(A, y, noise="moments")
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     draw = CPU_MODELS[cls]["noise_unit"]
     d = model.dim
     t2 = np.full(noise_scratch_length(model), np.nan)
@@ -201,7 +201,7 @@ def test_moment_sums_formed_ahead_serve_any_order(cls):
     for seed, path, step in calls:
         x = rng.normal(size=d)
         out = np.empty(d)
-        draw(x, M, v, p, np.uint64(seed), path, step, np.zeros(2), np.zeros(d), t2, out)
+        draw(x, data, np.uint64(seed), path, step, np.zeros(2), np.zeros(d), t2, out)
         z = R.normals(seed, [path], step, R.KIND_NOISE, model.noise_dim)[0]
         ref = model.noise_unit(x, z)
         np.testing.assert_allclose(out, ref, rtol=1e-11, atol=1e-13 * np.abs(ref).max())
@@ -222,7 +222,7 @@ def test_noise_scratch_forms_agree(cls, noise, d):
     A = rng.normal(size=(131, d))
     y = A @ rng.normal(size=d) + 0.3 * rng.normal(size=131)
     model = getattr(toylab, cls)(A, y, noise=noise)
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     draw = CPU_MODELS[cls]["noise_unit"]
     d = model.dim
     long_scratch = noise_scratch_length(model)
@@ -231,7 +231,7 @@ def test_noise_scratch_forms_agree(cls, noise, d):
         outs = []
         for length in (long_scratch, d):
             out = np.empty(d)
-            draw(x, M, v, p, 9, 17, 4, np.zeros(2), np.zeros(d), np.zeros(length), out)
+            draw(x, data, 9, 17, 4, np.zeros(2), np.zeros(d), np.zeros(length), out)
             outs.append(out)
         np.testing.assert_allclose(outs[0], outs[1], rtol=1e-12, atol=1e-14 * np.abs(outs[1]).max())
         # and both are the model's own draw from the stream's normals
@@ -265,11 +265,11 @@ def test_sphere_records_match_the_model(scalar_models, targets, n, d):
     u /= np.linalg.norm(u)
     y = {"zero": np.zeros(n), "noisy": A @ u + 0.3 * rng.normal(size=n), "interpolated": A @ u}[targets]
     model = SphereRegression(A, y)
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     for ns in (CPU_MODELS["SphereRegression"], scalar_models["SphereRegression"]):
         for x in rng.normal(size=(4, d)) * np.array([[0.3], [1.0], [3.0], [10.0]]):
-            loss = ns["loss"](x, M, v, p, np.zeros(2))
-            trace = ns["sigma1_trace"](x, M, v, p, np.zeros(2), np.zeros(d), np.zeros(d))
+            loss = ns["loss"](x, data, np.zeros(2))
+            trace = ns["sigma1_trace"](x, data, np.zeros(2), np.zeros(d), np.zeros(d))
             assert loss == pytest.approx(model.loss(x), rel=1e-12)
             assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)
 
@@ -286,19 +286,19 @@ def test_linear_records_match_the_model(scalar_models, d):
     rng = np.random.default_rng(60 + d)
     A = rng.normal(size=(90, d))
     model = LinearRegression(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=90))
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     x_ls = np.linalg.lstsq(A, model.y, rcond=None)[0]
     loss_ls = model.loss(x_ls)
     points = list(rng.normal(size=(3, d)) * np.array([[0.3], [3.0], [30.0]]))
     near = x_ls + 1e-7 * rng.normal(size=d)
     for ns in (CPU_MODELS["LinearRegression"], scalar_models["LinearRegression"]):
         for x in points:
-            loss = ns["loss"](x, M, v, p, np.zeros(2))
-            trace = ns["sigma1_trace"](x, M, v, p, np.zeros(2), np.zeros(d), np.zeros(d))
+            loss = ns["loss"](x, data, np.zeros(2))
+            trace = ns["sigma1_trace"](x, data, np.zeros(2), np.zeros(d), np.zeros(d))
             assert loss == pytest.approx(model.loss(x), rel=1e-12)
             assert trace == pytest.approx(model.sigma1_trace(x), rel=1e-11)
         # the excess loss e^T H e / 2 to 1e-6 of itself: H's quadratic form exactly
-        excess = ns["loss"](near, M, v, p, np.zeros(2)) - p[1]
+        excess = ns["loss"](near, data, np.zeros(2)) - data.loss_ls
         e = near - x_ls
         assert excess == pytest.approx(0.5 * e @ (A.T @ A / 90) @ e, rel=1e-6)
         assert 0 < excess < 1e-10 * loss_ls
@@ -312,11 +312,11 @@ def test_gradient_in_vectors_is_the_scalar_gradient(scalar_models, d):
     rng = np.random.default_rng(d)
     A = rng.normal(size=(50, d))
     model = LinearRegression(A, A @ rng.normal(size=d) + 0.1 * rng.normal(size=50))
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     for x in rng.normal(size=(5, d)) * 3.0:
         outs = [np.empty(d), np.empty(d)]
         for ns, out in zip((CPU_MODELS["LinearRegression"], scalar_models["LinearRegression"]), outs):
-            ns["grad"](x, M, v, p, np.zeros(2), out)
+            ns["grad"](x, data, np.zeros(2), out)
         np.testing.assert_array_equal(outs[0], outs[1])
 
 
@@ -333,13 +333,13 @@ def test_moment_sums_in_vectors_are_the_scalar_sums(scalar_models, cls, d):
     rng = np.random.default_rng(40 + d)
     A = rng.normal(size=(150, d))
     model = getattr(toylab, cls)(A, A @ rng.normal(size=d) + 0.3 * rng.normal(size=150), noise="moments")
-    M, v, p = model_arrays(model)
+    data = model_data(model)
     e = d * (d + 1) // 2 + d
     x = rng.normal(size=d)
     sums = []
     for ns in (CPU_MODELS[cls], scalar_models[cls]):
         t2 = np.full(noise_scratch_length(model), np.nan)
-        ns["noise_unit"](x, M, v, p, np.uint64(9), 17, 5, np.zeros(2), np.zeros(d), t2, np.empty(d))
+        ns["noise_unit"](x, data, np.uint64(9), 17, 5, np.zeros(2), np.zeros(d), t2, np.empty(d))
         sums.append(t2[d + 4 : d + 4 + 4 * e])
     assert np.isfinite(sums[0]).all()
     np.testing.assert_array_equal(sums[0], sums[1])

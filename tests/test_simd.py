@@ -14,7 +14,7 @@ from toylab._kernels.fast import simd
 from toylab._kernels.fast.cpu import MODELS as CPU_MODELS
 from toylab._kernels.fast.cpu import perm_length
 from toylab import SGD, SVAG, LinearRegression, SphereRegression, simulate
-from toylab._fast import model_arrays
+from toylab._fast import model_data
 
 from .test_rng import KAT
 
@@ -168,7 +168,7 @@ def test_batch_gradient_in_vectors_matches_numpy(cls, d):
     rejected at n = 641 (found by a search over seeds): the word-by-word draw."""
     n = 641
     model = data(cls, n, d)
-    M, v, p = model_arrays(model)
+    kdata = model_data(model)
     ns = CPU_MODELS[cls.__name__]
     rng = np.random.default_rng(d)
     x = rng.normal(size=d)
@@ -184,7 +184,7 @@ def test_batch_gradient_in_vectors_matches_numpy(cls, d):
         calls = [(15, 3, R.KIND_BATCH1), (15, 4, R.KIND_BATCH1), (2, 3, R.KIND_BATCH1), (15, 11, R.KIND_BATCH2)]
         calls += [(int(q), int(k), R.KIND_BATCH1) for q, k in zip(rng.integers(0, 40, 12), rng.integers(0, 30, 12))]
         for path, step, kind in calls:
-            ns["batch_grad"](x, M, v, p, B, 0, perm, buf, cur, np.uint64(seed), path, step, kind, 0, aux, t1, out)
+            ns["batch_grad"](x, kdata, B, 0, perm, buf, cur, np.uint64(seed), path, step, kind, 0, aux, t1, out)
             idx = R.bounded_ints(seed, [path], step, kind, [n] * B)[0]
             np.testing.assert_allclose(out, model.batch_grad(x, idx), rtol=1e-12, atol=1e-14)
 
@@ -214,12 +214,12 @@ def test_full_gradient_matches_numpy(cls, d):
     the data (the model's grad is held to the mean of its per-sample gradients
     in tests/test_models.py)."""
     model = data(cls, 641, d, seed=d)
-    M, v, p = model_arrays(model)
+    kdata = model_data(model)
     grad = CPU_MODELS[cls.__name__]["grad"]
     rng = np.random.default_rng(d + 1)
     for x in rng.normal(size=(4, d)):
         out = np.zeros(d)
-        grad(x, M, v, p, np.zeros(2), out)
+        grad(x, kdata, np.zeros(2), out)
         ref = model.grad(x)
         np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-14 * np.abs(ref).max())
 
@@ -367,7 +367,7 @@ def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
     as a product by 1/B where B is a power of two (8 here) and as a division
     otherwise (5 and 6): the same bits either way."""
     from toylab._kernels.fast.cpu import ADVANCE
-    from toylab._fast import algorithm_arrays
+    from toylab._fast import algorithm_params
 
     name, alg_name = cls.__name__, type(alg).__name__
     lanes, stepwise = ADVANCE[name][alg_name], _stepwise(name, alg_name)
@@ -375,13 +375,13 @@ def test_advance_in_lanes_is_the_stepwise_advance(cls, alg):
     assert np.any((R.words(31, [path], 3, R.KIND_BATCH1, 8) * np.uint64(n)) & np.uint64(MASK32) < 2**32 % n)
 
     def run(fn, model, algorithm, x0, k, k_end):
-        M, v, p = model_arrays(model)
-        ap, ai = algorithm_arrays(model, algorithm)
+        kdata = model_data(model)
+        params = algorithm_params(model, algorithm)
         d = x0.shape[0]
         perms = np.zeros((2, perm_length(1, algorithm.batch_size)), np.int64)
         x = x0.copy()
         scratch = (np.zeros(4, np.uint64), np.zeros(1, np.int64), np.zeros(2), np.zeros(d), np.zeros(d), np.zeros(d), np.zeros(d))
-        alive = fn(x, k, k_end, path, seed, M, v, p, ap, ai, perms[0], perms[1], *scratch)
+        alive = fn(x, k, k_end, path, seed, kdata, params, perms[0], perms[1], *scratch)
         return alive, x
 
     # x's second vector empty, partly and wholly used; then past d = 12

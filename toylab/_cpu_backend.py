@@ -183,9 +183,9 @@ class _FastRunner:
         user = tuple(fn for _, fn in spec.user_observables)
         n_builtin = len(spec.observables) - len(spec.user_observables)
         self.kernel, self.cached = cpu.get_kernel(fast_model, type(spec.algorithm).__name__, user, n_builtin)
-        M, v, p, ap, ai, n_perm = _fast.kernel_inputs(spec)
-        self.n_perm = cpu.perm_length(n_perm, int(ai[0]))
-        self.inputs = (M, v, p, ap, ai)
+        data, params, n_perm = _fast.kernel_inputs(spec)
+        self.n_perm = cpu.perm_length(n_perm, int(params.batch_size))
+        self.inputs = (data, params)
         # the noise's scratch only where a step draws noise (the records use t2's
         # first d numbers): kernels.fast.cpu.scratch fills it, which touches its pages
         d = spec.model.dim

@@ -34,6 +34,13 @@ def unavailable_reason():
     )
 
 
+def _to_device(data):
+    """A named tuple of arrays and numbers with its arrays copied to the GPU."""
+    from numba import cuda
+
+    return type(data)(*(cuda.to_device(np.ascontiguousarray(f)) if isinstance(f, np.ndarray) else f for f in data))
+
+
 def _general_launch(spec):
     """The general engine's kernel and its arguments after the first three."""
     from numba import cuda
@@ -48,12 +55,9 @@ def _general_launch(spec):
     # a model's own functions compile for the GPU from their Python source
     functions = tuple(kc.DEVICE(getattr(f, "py_func", f)) for f in functions)
     kernel = kc.get_kernel(key, lambda jit: build(jit, *functions), compiled_step)
-    data = type(spec.model.kernel_data())(*(
-        cuda.to_device(np.ascontiguousarray(f)) if isinstance(f, np.ndarray) else f for f in spec.model.kernel_data()
-    ))
     args = (
         cuda.to_device(spec.x0),
-        data,
+        _to_device(spec.model.kernel_data()),
         spec.algorithm.kernel_params(spec.model),
         np.uint64(spec.seed),
         cuda.to_device(spec.record_steps),
@@ -70,9 +74,9 @@ def _fast_launch(spec, fast_model):
     from ._kernels.fast import cuda as kf
 
     kernel = kf.get_kernel(fast_model, type(spec.algorithm).__name__)
-    M, v, p, ap, ai, _ = _fast.kernel_inputs(spec)
-    args = tuple(cuda.to_device(a) for a in (spec.x0, M, v, p, ap, ai))
-    return kernel, args + (np.uint64(spec.seed), cuda.to_device(spec.record_steps))
+    data, params, _ = _fast.kernel_inputs(spec)
+    args = (cuda.to_device(spec.x0), _to_device(data), params, np.uint64(spec.seed), cuda.to_device(spec.record_steps))
+    return kernel, args
 
 
 def run(spec, progress):

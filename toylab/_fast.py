@@ -16,7 +16,8 @@ import weakref
 
 import numpy as np
 
-from ._kernels.fast.models import NORMAL_CHUNK, SAMPLER_CODES, moment_scratch_length
+from ._kernels.fast.models import NORMAL_CHUNK, SAMPLER_CODES, LinearData, moment_scratch_length
+from ._kernels.fast.steps import FastParams
 from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
 from .models import LinearRegression, SphereRegression
 from .models.finite import linear_sample_grad, linear_sample_loss, sphere_sample_grad, sphere_sample_loss
@@ -60,7 +61,7 @@ def _moment_arrays(model):
     Row k of U is the upper triangle of the symmetric S_k, row by row
     (S_k[c, j] for j >= c), then s_k: e = d(d+1)/2 + d numbers.  The draw
     sum_k zeta_k (S_k z + s_k) is then W z + w with (W, w) = sum_k zeta_k U[k],
-    r e + d^2 multiply-adds (kernels/models.py).
+    r e + d^2 multiply-adds (kernels/fast/models.py).
     """
     if model.noise_method != "moments":
         return np.zeros(0), 0
@@ -68,22 +69,6 @@ def _moment_arrays(model):
     upper = np.triu_indices(model.dim)
     U = np.concatenate([S[:, upper[0], upper[1]], s], axis=1)
     return np.ascontiguousarray(U).reshape(-1), S.shape[0]
-
-
-def _least_squares_arrays(model):
-    """``(M, v, L_ls, s_ls)``: what the records about the least-squares point
-    x_ls of A z ~ y take (``kernels/models.py``: quad_ls, sq_residual_ls,
-    h_minus_b): M = [A; H; Q], v = [y; b; x_ls; q_ls], L_ls = (1/2n) sum_i
-    r_i(x_ls)^2 and s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2, with
-    Q = (1/n) sum_i |a_i|^2 a_i a_i^T and q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i."""
-    A, n = model.A, model.n_samples
-    r_ls = model._ref_residuals[0]
-    row_sq = np.einsum("ij,ij->i", A, A)
-    Q = (A * row_sq[:, None]).T @ A / n
-    q_ls = A.T @ (row_sq * r_ls) / n
-    M = np.vstack([A, model.H, Q])
-    v = np.concatenate([model.y, model.b, model.x_ref, q_ls])
-    return M, v, 0.5 * np.mean(r_ls**2), np.mean(row_sq * r_ls**2)
 
 
 _SPHERE_FACTORS = weakref.WeakKeyDictionary()
@@ -125,11 +110,11 @@ def _sphere_quartic_factor(model):
 
 
 def noise_scratch_length(model):
-    """Length of the CPU kernel's t2 scratch: ``kernels.models.moment_scratch_length``
+    """Length of the CPU kernel's t2 scratch: ``kernels.fast.models.moment_scratch_length``
     where the moment-factor noise forms the column sums of several steps at once
     (with their normals, drawn in Box-Muller pairs), d + NORMAL_CHUNK where a
     finite data set's noise is drawn per sample, NORMAL_CHUNK normals at a time
-    (``kernels/models.py``), else d."""
+    (``kernels/fast/models.py``), else d."""
     d = model.dim
     if getattr(model, "noise_method", None) == "moments":
         return moment_scratch_length(d, model.noise_dim)
@@ -138,46 +123,64 @@ def noise_scratch_length(model):
     return d
 
 
-def model_arrays(model):
-    """``(M, v, p)``: the model's data for the per-path kernels."""
-    if isinstance(model, LinearRegression):
-        # the loss and tr Sigma_1 about the least-squares point x_ls, in O(d^2) per
-        # record instead of O(n d) (kernels/models.py derives them)
-        M, v, loss_ls, s_ls = _least_squares_arrays(model)
-        factor, r = _moment_arrays(model)
-        v = np.concatenate([v, factor])
-        p = np.array([model.n_samples, loss_ls, s_ls, r], dtype=float)
-    elif isinstance(model, SphereRegression):
-        # H and b after the data: the full gradient P_u (H u - b) / |x| in
-        # O(d^2); the loss and tr Sigma_1 about x_ls, the least-squares point
-        # of the unconstrained fit A u ~ y, in O(d^2) and O(d^4) per record
-        # (kernels/models.py derives them)
-        M, v, loss_ls, s_ls = _least_squares_arrays(model)
-        factor, r = _moment_arrays(model)
+def model_data(model):
+    """The model's data for the fast kernels: a ``LinearData`` (``kernels/fast/models.py``).
+
+    Beside the data set, what the records about the least-squares point x_ls
+    of A z ~ y take (quad_ls, sq_residual_ls, h_minus_b): the loss and
+    tr Sigma_1 in O(d^2) per record instead of O(n d) (O(d^4) for the
+    sphere's quartic sum), with Q = (1/n) sum_i |a_i|^2 a_i a_i^T,
+    q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i, L_ls = (1/2n) sum_i r_i(x_ls)^2
+    and s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2; the moment factor's columns;
+    and on the sphere the factor F of its quartic records, F^T row by row.
+    """
+    A, n, d = model.A, model.n_samples, model.dim
+    r_ls = model._ref_residuals[0]
+    row_sq = np.einsum("ij,ij->i", A, A)
+    factor, r = _moment_arrays(model)
+    if isinstance(model, SphereRegression):
         F = _sphere_quartic_factor(model)
-        # F^T, row t by row t (kernels/models.py::quartic_sum)
-        v = np.concatenate([v, factor, F.T.reshape(-1)])
-        p = np.array([model.n_samples, r, loss_ls, s_ls, F.shape[0]], dtype=float)
+        FT, r4 = F.T.reshape(-1), F.shape[0]
     else:
-        raise TypeError(f"no compiled kernel for model {type(model).__name__}; use backend='numpy'")
-    return np.ascontiguousarray(M, dtype=float), np.ascontiguousarray(v, dtype=float), p
+        FT, r4 = np.zeros(0), 0
+    floats = lambda a: np.ascontiguousarray(a, dtype=float)  # noqa: E731
+    return LinearData(
+        A=floats(A),
+        y=floats(model.y),
+        H=floats(model.H),
+        b=floats(model.b),
+        Q=floats((A * row_sq[:, None]).T @ A / n),
+        x_ls=floats(model.x_ref),
+        q_ls=floats(A.T @ (row_sq * r_ls) / n),
+        loss_ls=float(0.5 * np.mean(r_ls**2)),
+        s_ls=float(np.mean(row_sq * r_ls**2)),
+        U=floats(factor),
+        r=np.int64(r),
+        FT=floats(FT),
+        r4=np.int64(r4),
+        n=np.int64(n),
+    )
 
 
-def algorithm_arrays(model, algorithm):
-    """``(ap, ai)``: float and integer parameters of the step (see ``kernels.steps``)."""
+def algorithm_params(model, algorithm):
+    """The fast steps' ``FastParams`` (``kernels/fast/steps.py``)."""
     B = getattr(algorithm, "batch_size", 1)
     sampler = getattr(algorithm, "sampler", "with_replacement")
     f = model.batch_factor(B, sampler) if hasattr(algorithm, "batch_size") else 0.0
     c1, c2 = algorithm.coefficients if isinstance(algorithm, SVAG) else (1.0, 0.0)
-    if isinstance(algorithm, EulerMaruyama):
-        coef = math.sqrt(algorithm.dt * algorithm.lr)
-    elif isinstance(algorithm, NGD):
-        coef = algorithm.lr
-    else:
-        coef = 0.0
-    ap = np.array([algorithm.lr, algorithm.weight_decay, algorithm.step_time, c1, c2, coef, math.sqrt(f), f])
-    ai = np.array([B, SAMPLER_CODES[sampler], 0 if isinstance(algorithm, GD) else 1], dtype=np.int64)
-    return ap, ai
+    return FastParams(
+        lr=float(algorithm.lr),
+        weight_decay=float(algorithm.weight_decay),
+        step=float(algorithm.step_time),
+        c1=float(c1),
+        c2=float(c2),
+        noise_coef=float(algorithm.noise_coef) if algorithm.gaussian_noise else 0.0,
+        sqrt_f=math.sqrt(f),
+        f=float(f),
+        batch_size=np.int64(B),
+        sampler=np.int64(SAMPLER_CODES[sampler]),
+        records_trace=np.int64(0 if isinstance(algorithm, GD) else 1),
+    )
 
 
 def perm_length(model, algorithm):
@@ -188,7 +191,5 @@ def perm_length(model, algorithm):
 
 
 def kernel_inputs(spec):
-    """``(M, v, p, ap, ai, n_perm)`` for a run: what every compiled kernel takes."""
-    M, v, p = model_arrays(spec.model)
-    ap, ai = algorithm_arrays(spec.model, spec.algorithm)
-    return M, v, p, ap, ai, perm_length(spec.model, spec.algorithm)
+    """``(data, params, n_perm)`` for a run: what every fast kernel takes."""
+    return model_data(spec.model), algorithm_params(spec.model, spec.algorithm), perm_length(spec.model, spec.algorithm)

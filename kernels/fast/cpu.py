@@ -65,7 +65,7 @@ _user = REGISTRY[{name!r}]
 
 
 @njit(parallel=True, cache=True, error_model=ERROR_MODEL, _nrt=False)
-def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps,
+def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_steps,
                vec, wide_all, aux_all, obs_all, perm_all, buf_all, cur_all, cnt, mean, m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.
 
@@ -118,7 +118,7 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
                         for o in range(n_obs):
                             obs[o] = obs_start[o]
                     else:
-                        _observe(x, M, v, p, ap, ai, aux, t1, t2, obs)
+                        _observe(x, data, params, aux, t1, t2, obs)
                         _user(x, obs, {n_builtin})
                         if k == 0:
                             for o in range(n_obs):
@@ -135,7 +135,7 @@ def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_s
                 # on to the next record time (r < R since k < n_steps); a
                 # diverged path stops: it is missing from every later record
                 k_next = record_steps[r]
-                alive = _advance(x, k, k_next, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+                alive = _advance(x, k, k_next, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
                 k = k_next
                 if not alive:
                     break

@@ -48,7 +48,7 @@ def get_kernel(model, algorithm):
 
 def _make_kernel(step, observe):
     @cuda.jit
-    def run_blocks(first_block, n_blocks, paths, x0, M, v, p, ap, ai, seed, record_steps, perm_all, cnt, mean, m2):
+    def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_steps, perm_all, cnt, mean, m2):
         sh_obs = cuda.shared.array((STAT_BLOCK, MAX_OBS), np.float64)
         sh_alive = cuda.shared.array(STAT_BLOCK, np.int32)
         xl = cuda.local.array(MAX_DIM, np.float64)
@@ -83,13 +83,13 @@ def _make_kernel(step, observe):
             while True:
                 while r < R and record_steps[r] == k:
                     if alive:
-                        observe(x, M, v, p, ap, ai, aux, t1, t2, obs)
+                        observe(x, data, params, aux, t1, t2, obs)
                     record_block(tid, alive, obs, sh_obs, sh_alive, bi, r, cnt, mean, m2)
                     r += 1
                 if k == n_steps:
                     break
                 if alive:
-                    step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+                    step(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
                     alive = FINITE(x)
                 k += 1
 

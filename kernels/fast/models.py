@@ -3,24 +3,29 @@
 Each model is a namespace of scalar functions of one path's state ``x`` (a 1-D
 array of length d) that write into caller-provided scratch arrays and never
 allocate, so the same source compiles under ``numba.njit`` and as
-``numba.cuda.jit(device=True)``.  The model's data travel as three arrays
-``(M, v, p)`` made by ``toylab._fast.model_arrays``:
+``numba.cuda.jit(device=True)``.  The model's data travel as one
+:data:`LinearData` named tuple (``toylab._fast.model_data``), the same for
+both models:
 
-=========================  ===================  ==============  ==============
-model                      M (2-D)              v (1-D)         p (1-D)
-=========================  ===================  ==============  ==============
-LinearRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, L_ls, s_ls,
-                                                q_ls; V]        r]
-SphereRegression           [A; H; Q] (n+2d, d)  [y; b; x_ls;    [n, r, L_ls,
-                                                q_ls; V; F]     s_ls, r4]
-=========================  ===================  ==============  ==============
-
-V holds the r columns (S_k, s_k) of the noise's moment factor
-(``toylab.models.DataSetModel.moment_factor``) as ``toylab._fast``
-lays them out (the upper triangle of each symmetric S_k, then s_k); r = 0
-where the model draws its noise per sample.
-F (SphereRegression's records) holds the factor of the Gram matrix of
-r_i (a_i.u), transposed (``toylab._fast._sphere_quartic_factor``).
+==========  ============================================================
+field       what it holds
+==========  ============================================================
+A, y        the data set: rows a_i (n, d) and targets y_i (n,)
+H, b        A^T A / n and A^T y / n: grad L in O(d^2)
+x_ls        the least-squares point of the fit A z ~ y, about which the
+            records are taken (z = x, or u = x/|x| on the sphere)
+Q, q_ls     (1/n) sum_i |a_i|^2 a_i a_i^T and (1/n) sum_i |a_i|^2 r_i(x_ls)
+            a_i, with s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2: tr Sigma_1
+loss_ls     L at x_ls, (1/2n) sum_i r_i(x_ls)^2
+U, r        the r columns (S_k, s_k) of the noise's moment factor
+            (``toylab.models.DataSetModel.moment_factor``) as
+            ``toylab._fast`` lays them out, flat (the upper triangle of each
+            symmetric S_k, then s_k); r = 0 where the noise is drawn per sample
+FT, r4      SphereRegression's records: the factor of the Gram matrix of
+            r_i (a_i.u), transposed, flat (``toylab._fast._sphere_quartic_factor``),
+            and its number of rows (0 and empty for LinearRegression)
+n           the number of samples
+==========  ============================================================
 
 Signatures (``aux`` is a scratch array of length >= 2, ``t1`` of length d,
 ``t2`` of length >= d; a longer ``t2`` lets the noise draw its normals in a
@@ -28,14 +33,14 @@ loop that vectorises on the CPU: d + NORMAL_CHUNK for the per-sample noise,
 ``moment_scratch_length(d, r)`` for the moment factor's, which then also forms
 the sums of its r columns for SUMS_AT_ONCE steps at once):
 
-* ``loss(x, M, v, p, aux) -> float``; ``grad(x, M, v, p, aux, out)``
-* ``sigma1_trace(x, M, v, p, aux, t1, t2) -> float``  (tr Sigma_1(x))
-* ``batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind,
+* ``loss(x, data, aux) -> float``; ``grad(x, data, aux, out)``
+* ``sigma1_trace(x, data, aux, t1, t2) -> float``  (tr Sigma_1(x))
+* ``batch_grad(x, data, B, sampler, perm, buf, cur, seed, path, step, kind,
   epoch_kind, aux, t1, out)``: a batch gradient, drawing the batch from the
   streams exactly as ``toylab._numpy_backend`` documents
-* ``noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out)``: a draw of
+* ``noise_unit(x, data, seed, path, step, aux, t1, t2, out)``: a draw of
   N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream
-* ``batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path,
+* ``batch_sum_lanes(x_lo, x_hi, d, data, B, perm, buf, cur, seed, path,
   step, kind) -> (g_lo, g_hi)`` (the CPU's linear models; None elsewhere):
   B times ``batch_grad`` with replacement, x and the result as an 8-lane
   vector of the first 8 coordinates and a second vector of the rest
@@ -47,10 +52,17 @@ tests hold these to.
 
 from __future__ import annotations
 
+from collections import namedtuple
+
 import numpy as np
 
 from .. import rng as R
 from .. import tagged
+
+#: A linear model's data as the fast kernels read it (module docstring).
+LinearData = namedtuple(
+    "LinearData", ["A", "y", "H", "b", "Q", "x_ls", "q_ls", "loss_ls", "s_ls", "U", "r", "FT", "r4", "n"]
+)
 
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
 
@@ -102,12 +114,12 @@ def build(jit, xp, rng, hot=None, lanes=None):
     def finite(sample_grad_add, prepare, tag, rows_grad=None, rows_lanes=None):
         """batch_grad, noise_unit, sigma1_trace and batch_sum_lanes of a finite data set from its g_i.
 
-        ``sample_grad_add(x, M, v, p, i, aux, out)`` adds g_i(x) to ``out``;
+        ``sample_grad_add(x, data, i, aux, out)`` adds g_i(x) to ``out``;
         ``tag`` (the model's name) keeps the compiled symbols apart.
-        ``rows_grad(x, M, v, p, idx, first, stride, B, aux, out)`` (CPU,
+        ``rows_grad(x, data, idx, first, stride, B, aux, out)`` (CPU,
         optional) writes the sum of g_i over i = idx[first + stride b],
         b < B, faster than B calls of ``sample_grad_add``.
-        ``rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B) -> (g_lo, g_hi)``
+        ``rows_lanes(x_lo, x_hi, d, data, idx, first, stride, B) -> (g_lo, g_hi)``
         (CPU, optional, d <= 16): the same sum with x and the result in two
         vectors, the second of 8 lanes or (d <= 12) 4; ``batch_sum_lanes``
         (None without it) draws the batch with replacement and calls it.
@@ -118,25 +130,25 @@ def build(jit, xp, rng, hot=None, lanes=None):
         if lanes is None:
 
             @tagged(hot, tag)
-            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+            def with_replacement(x, data, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
                 # out = sum of g_i over B indices uniform in [0, n), each used as
                 # drawn (on the GPU, no round trip through the index array)
                 for c in range(x.shape[0]):
                     out[c] = 0.0
                 for b in range(B):
                     i = int(draw_bounded(buf, cur, seed, path, step, kind, np.uint64(n)))
-                    sample_grad_add(x, M, v, p, i, aux, out)
+                    sample_grad_add(x, data, i, aux, out)
 
         else:
             summed = rows_grad
             if summed is None:
 
                 @tagged(hot, tag)
-                def summed(x, M, v, p, idx, first, stride, B, aux, out):
+                def summed(x, data, idx, first, stride, B, aux, out):
                     for c in range(x.shape[0]):
                         out[c] = 0.0
                     for b in range(B):
-                        sample_grad_add(x, M, v, p, idx[first + stride * b], aux, out)
+                        sample_grad_add(x, data, idx[first + stride * b], aux, out)
 
             @tjit
             def draw_step(buf, cur, seed, path, step, kind, n, B, out, first):
@@ -178,29 +190,29 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 return lane, STEPS_AT_ONCE
 
             @tagged(hot, tag)
-            def with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
+            def with_replacement(x, data, B, n, perm, buf, cur, seed, path, step, kind, aux, out):
                 first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, n, B)
-                summed(x, M, v, p, perm, first, stride, B, aux, out)
+                summed(x, data, perm, first, stride, B, aux, out)
 
             if rows_lanes is not None:
 
                 @tagged(hot, tag)
-                def batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm, buf, cur, seed, path, step, kind):
+                def batch_sum_lanes(x_lo, x_hi, d, data, B, perm, buf, cur, seed, path, step, kind):
                     # sum_b g_i(x) over the step's batch, sampled with
                     # replacement, for x = (x_lo, x_hi) in registers:
                     # with_replacement without x's round trip through memory
                     # (kernels.fast.steps.build's advance)
-                    first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, int(p[0]), B)
-                    return rows_lanes(x_lo, x_hi, d, M, v, perm, first, stride, B)
+                    first, stride = batch_indices(perm, buf, cur, seed, path, step, kind, data.n, B)
+                    return rows_lanes(x_lo, x_hi, d, data, perm, first, stride, B)
 
         @tagged(hot, tag)
-        def batch_grad(x, M, v, p, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
+        def batch_grad(x, data, B, sampler, perm, buf, cur, seed, path, step, kind, epoch_kind, aux, t1, out):
             d = x.shape[0]
-            n = int(p[0])
+            n = data.n
             cur[0] = 0
             prepare(x, aux)
             if sampler == 0:
-                with_replacement(x, M, v, p, B, n, perm, buf, cur, seed, path, step, kind, aux, out)
+                with_replacement(x, data, B, n, perm, buf, cur, seed, path, step, kind, aux, out)
             else:
                 for c in range(d):
                     out[c] = 0.0
@@ -228,16 +240,16 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     perm[b] = perm[j]
                     perm[j] = tmp
                 for b in range(start, start + B):
-                    sample_grad_add(x, M, v, p, perm[b], aux, out)
+                    sample_grad_add(x, data, perm[b], aux, out)
             for c in range(d):
                 out[c] = out[c] / B
 
         @tjit
-        def noise_unit(x, M, v, p, seed, path, step, aux, t1, t2, out):
+        def noise_unit(x, data, seed, path, step, aux, t1, t2, out):
             # (1/sqrt(n)) sum_i z_i (g_i - gbar) = (sum_i z_i g_i - (sum_i z_i) gbar) / sqrt(n),
             # one pass over the data; covariance Sigma_1(x) exactly.
             d = x.shape[0]
-            n = int(p[0])
+            n = data.n
             prepare(x, aux)
             for c in range(d):
                 out[c] = 0.0
@@ -259,7 +271,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                     z, z1 = next_normal(seed, path, step, kind_noise, i, z1)
                 for c in range(d):
                     t1[c] = 0.0
-                sample_grad_add(x, M, v, p, i, aux, t1)
+                sample_grad_add(x, data, i, aux, t1)
                 zsum += z
                 for c in range(d):
                     out[c] += z * t1[c]
@@ -269,10 +281,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 out[c] = (out[c] - zsum * (t2[c] / n)) * scale
 
         @tjit
-        def sigma1_trace(x, M, v, p, aux, t1, t2):
+        def sigma1_trace(x, data, aux, t1, t2):
             # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |gbar|^2
             d = x.shape[0]
-            n = int(p[0])
+            n = data.n
             prepare(x, aux)
             for c in range(d):
                 t2[c] = 0.0
@@ -280,7 +292,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for i in range(n):
                 for c in range(d):
                     t1[c] = 0.0
-                sample_grad_add(x, M, v, p, i, aux, t1)
+                sample_grad_add(x, data, i, aux, t1)
                 for c in range(d):
                     sq += t1[c] * t1[c]
                     t2[c] += t1[c]
@@ -351,20 +363,18 @@ def build(jit, xp, rng, hot=None, lanes=None):
             k += 1
 
     @hot
-    def moments_noise(z, v, col, r, seed, path, step, wide, out):
+    def moments_noise(z, U, r, seed, path, step, wide, out):
         # sum_k zeta_k (S_k z + s_k) = W z + w with (W, w) = sum_k zeta_k (S_k, s_k):
         # the draw of toylab.models.DataSetModel with noise="moments", before
-        # the map T(x).  From ``col``, v holds row k of U (r rows of e = d(d+1)/2
-        # + d numbers): the upper triangle of the symmetric S_k row by row, then
-        # s_k (toylab._fast._moment_arrays).  r normals and r e + d^2
-        # multiply-adds, whatever n is.
+        # the map T(x).  U holds the r rows of e = d(d+1)/2 + d numbers, row k
+        # the upper triangle of the symmetric S_k row by row, then s_k
+        # (toylab._fast._moment_arrays).  r normals and r e + d^2
+        # multiply-adds, whatever n is.  (Indices k e + i from loop counters
+        # are provably non-negative, so Numba's wraparound test leaves the
+        # loops and LLVM vectorises them.)
         d = z.shape[0]
         tri = d * (d + 1) // 2
         e = tri + d
-        # a view from col: indices k e + i from loop counters are provably
-        # non-negative, so Numba's wraparound test leaves the loops and LLVM
-        # vectorises them (with v[col + ...] it did not: 2x slower)
-        U = v[col:]
         if wide.shape[0] >= scratch_length(d, r):
             # The CPU's scratch (moment_scratch_length): after d numbers left
             # to the records (sigma1_trace), the sums (W, w) of SUMS_AT_ONCE
@@ -433,7 +443,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
         vfrom = lanes.vfrom
 
         @hot
-        def linear_rows_lanes(z_lo, z_hi, d, M, v, idx, first, stride, B, w):
+        def linear_rows_lanes(z_lo, z_hi, d, A, y, idx, first, stride, B, w):
             # linear_rows for d <= 16, z = (z_lo, z_hi) and the sums in
             # registers: (sum_b w_b r_i a_i in two vectors, sum_b w_b r_i (a_i.z)).
             # z_hi, and the second vector of the sum, is an f64x8 or, for
@@ -463,14 +473,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 # without (BENCHMARKS.md).
                 i = first + b if idx is None else idx[np.uint64(first + stride * b)]
                 j = first + b + 1 if idx is None else idx[np.uint64(first + stride * (b + 1))]
-                a_lo = fload(M, i * d) if whole else vload(M, i * d, lo)
-                a_hi = vload_like(z_hi, M, i * d + L, hi)
-                c_lo = fload(M, j * d) if whole else vload(M, j * d, lo)
-                c_hi = vload_like(z_hi, M, j * d + L, hi)
+                a_lo = fload(A, i * d) if whole else vload(A, i * d, lo)
+                a_hi = vload_like(z_hi, A, i * d + L, hi)
+                c_lo = fload(A, j * d) if whole else vload(A, j * d, lo)
+                c_hi = vload_like(z_hi, A, j * d + L, hi)
                 az = hsum(vfma_low(a_hi, z_hi, vmul(a_lo, z_lo)))
                 cz = hsum(vfma_low(c_hi, z_hi, vmul(c_lo, z_lo)))
-                ra = az - v[np.uint64(i)] if w is None else w[b] * (az - v[np.uint64(i)])
-                rc = cz - v[np.uint64(j)] if w is None else w[b + 1] * (cz - v[np.uint64(j)])
+                ra = az - y[np.uint64(i)] if w is None else w[b] * (az - y[np.uint64(i)])
+                rc = cz - y[np.uint64(j)] if w is None else w[b + 1] * (cz - y[np.uint64(j)])
                 s += ra * az
                 s += rc * cz
                 g_lo = vfma(splat(ra), a_lo, g_lo)
@@ -480,18 +490,18 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 b += 2
             if b < B:
                 i = first + b if idx is None else idx[np.uint64(first + stride * b)]
-                a_lo = fload(M, i * d) if whole else vload(M, i * d, lo)
-                a_hi = vload_like(z_hi, M, i * d + L, hi)
+                a_lo = fload(A, i * d) if whole else vload(A, i * d, lo)
+                a_hi = vload_like(z_hi, A, i * d + L, hi)
                 az = hsum(vfma_low(a_hi, z_hi, vmul(a_lo, z_lo)))
-                ra = az - v[np.uint64(i)] if w is None else w[b] * (az - v[np.uint64(i)])
+                ra = az - y[np.uint64(i)] if w is None else w[b] * (az - y[np.uint64(i)])
                 s += ra * az
                 g_lo = vfma(splat(ra), a_lo, g_lo)
                 g_hi = vfma(splat_like(z_hi, ra), a_hi, g_hi)
             return g_lo, g_hi, s
 
         @hot
-        def linear_rows(x, scale, M, v, idx, first, stride, B, w, out):
-            # With z = scale x and r_i = a_i.z - y_i (a_i row i of M, y_i = v[i]),
+        def linear_rows(x, scale, A, y, idx, first, stride, B, w, out):
+            # With z = scale x and r_i = a_i.z - y_i (a_i row i of A),
             # for i = idx[first + stride b], b < B (i = first + b where idx is
             # None) and weights w_b (1 where w is None; Numba compiles each
             # None apart): out = sum_b w_b r_i a_i, and sum_b w_b r_i (a_i.z)
@@ -507,7 +517,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 lo = min(d, L)
                 hi = d - L
                 g_lo, g_hi, s = linear_rows_lanes(
-                    vmul(vload(x, 0, lo), sz), vmul(vload(x, L, hi), sz), d, M, v, idx, first, stride, B, w
+                    vmul(vload(x, 0, lo), sz), vmul(vload(x, L, hi), sz), d, A, y, idx, first, stride, B, w
                 )
                 vstore(out, 0, lo, g_lo)
                 vstore(out, L, hi, g_hi)
@@ -518,22 +528,23 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 i = first + b if idx is None else idx[first + stride * b]
                 acc = splat(0.0)
                 for c0 in range(0, d, L):
-                    acc = vfma(vload(M, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
+                    acc = vfma(vload(A, i * d + c0, d - c0), vmul(vload(x, c0, d - c0), sz), acc)
                 az = hsum(acc)
-                r = az - v[i] if w is None else w[b] * (az - v[i])
+                r = az - y[i] if w is None else w[b] * (az - y[i])
                 s += r * az
                 rv = splat(r)
                 for c0 in range(0, d, L):
-                    vstore(out, c0, d - c0, vfma(rv, vload(M, i * d + c0, d - c0), vload(out, c0, d - c0)))
+                    vstore(out, c0, d - c0, vfma(rv, vload(A, i * d + c0, d - c0), vload(out, c0, d - c0)))
             return s
 
         @jit
-        def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):
+        def noise_rows(x, scale, A, y, seed, path, step, t2, out):
             # sum_i zeta_i r_i a_i into out over all n rows, the normals
             # NORMAL_CHUNK at a time into t2[d:], each chunk's sum into t2[:d]
             # (linear_rows); returns (sum_i zeta_i r_i (a_i.z), sum_i zeta_i),
             # with z = scale x
             d = x.shape[0]
+            n = A.shape[0]
             part = t2[:d]
             zbuf = t2[d:]
             for c in range(d):
@@ -543,7 +554,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             for i0 in range(0, n, NORMAL_CHUNK):
                 count = min(NORMAL_CHUNK, n - i0)
                 fill_normals(seed, path, step, kind_noise, i0 // 2, (count + 1) // 2, zbuf)
-                s += linear_rows(x, scale, M, v, None, i0, 1, count, zbuf, part)
+                s += linear_rows(x, scale, A, y, None, i0, 1, count, zbuf, part)
                 for c in range(d):
                     out[c] += part[c]
                 for b in range(count):
@@ -650,7 +661,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 vstore(out, L, hi, vadd(acc_hi, upper_eight(W, z_lo, z_hi, L, d, lo, hi)))
 
         @hot
-        def h_minus_b_lanes(x, scale, M, v, n, out):
+        def h_minus_b_lanes(x, scale, H, b, out):
             # h_minus_b with out in two vector registers (d <= 16): the same
             # products added in the same order, so the same bits
             d = x.shape[0]
@@ -660,13 +671,13 @@ def build(jit, xp, rng, hot=None, lanes=None):
             acc_hi = splat(0.0)
             for k in range(d):
                 zk = splat(scale * x[k])
-                acc_lo = vadd(acc_lo, vmul(zk, vload(M, (n + k) * d, lo)))
-                acc_hi = vadd(acc_hi, vmul(zk, vload(M, (n + k) * d + L, hi)))
-            vstore(out, 0, lo, vsub(acc_lo, vload(v, n, lo)))
-            vstore(out, L, hi, vsub(acc_hi, vload(v, n + L, hi)))
+                acc_lo = vadd(acc_lo, vmul(zk, vload(H, k * d, lo)))
+                acc_hi = vadd(acc_hi, vmul(zk, vload(H, k * d + L, hi)))
+            vstore(out, 0, lo, vsub(acc_lo, vload(b, 0, lo)))
+            vstore(out, L, hi, vsub(acc_hi, vload(b, L, hi)))
 
         @hot
-        def quad_lanes(x, scale, M, v, n, row):
+        def quad_lanes(x, scale, K, x_ls):
             # quad_ls for d <= 16: the d numbers sum_k e_k K[k, c] as two
             # vectors, a multiply-add a row, then e.(that) as one vector
             # product and a horizontal sum.  e^T K e = e^T K^T e, so rows
@@ -676,14 +687,14 @@ def build(jit, xp, rng, hot=None, lanes=None):
             lo = min(d, L)
             hi = d - L
             sz = splat(scale)
-            e_lo = vsub(vmul(vload(x, 0, lo), sz), vload(v, n + d, lo))
-            e_hi = vsub(vmul(vload(x, L, hi), sz), vload(v, n + d + L, hi))
+            e_lo = vsub(vmul(vload(x, 0, lo), sz), vload(x_ls, 0, lo))
+            e_hi = vsub(vmul(vload(x, L, hi), sz), vload(x_ls, L, hi))
             acc_lo = splat(0.0)
             acc_hi = splat(0.0)
             for k in range(d):
-                ek = splat(scale * x[k] - v[n + d + k])
-                acc_lo = vfma(ek, vload(M, (row + k) * d, lo), acc_lo)
-                acc_hi = vfma(ek, vload(M, (row + k) * d + L, hi), acc_hi)
+                ek = splat(scale * x[k] - x_ls[k])
+                acc_lo = vfma(ek, vload(K, k * d, lo), acc_lo)
+                acc_hi = vfma(ek, vload(K, k * d + L, hi), acc_hi)
             return hsum(vfma(e_hi, acc_hi, vmul(e_lo, acc_lo)))
 
     # the CPU draws the per-sample noise of the linear models through
@@ -691,7 +702,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     if not vector_rows:
 
         @jit
-        def noise_rows(x, scale, M, v, seed, path, step, n, t2, out):  # never called (GPU)
+        def noise_rows(x, scale, A, y, seed, path, step, t2, out):  # never called (GPU)
             return 0.0, 0.0
 
         @jit
@@ -703,11 +714,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
             pass
 
         @jit
-        def h_minus_b_lanes(x, scale, M, v, n, out):  # never called (GPU)
+        def h_minus_b_lanes(x, scale, H, b, out):  # never called (GPU)
             pass
 
         @jit
-        def quad_lanes(x, scale, M, v, n, row):  # never called (GPU)
+        def quad_lanes(x, scale, K, x_ls):  # never called (GPU)
             return 0.0
 
     # ------------------------------------------------------ LinearRegression
@@ -716,91 +727,89 @@ def build(jit, xp, rng, hot=None, lanes=None):
         pass
 
     @hot
-    def lr_residual(x, M, v, i):
+    def lr_residual(x, A, y, i):
         # r_i = a_i.x - y_i
         r = 0.0
         for c in range(x.shape[0]):
-            r += M[i, c] * x[c]
-        return r - v[i]
+            r += A[i, c] * x[c]
+        return r - y[i]
 
     @hot
-    def lr_sample_grad_add(x, M, v, p, i, aux, out):
+    def lr_sample_grad_add(x, data, i, aux, out):
         # g_i = a_i (a_i.x - y_i)
-        r = lr_residual(x, M, v, i)
+        r = lr_residual(x, data.A, data.y, i)
         for c in range(x.shape[0]):
-            out[c] += M[i, c] * r
+            out[c] += data.A[i, c] * r
 
-    # About the least-squares point x_ls (v[n+d : n+2d]) of the fit A z ~ y,
-    # with e = z - x_ls: the records of LinearRegression (z = x) and of
-    # SphereRegression (z = u = x/|x|) in O(d^2), written once with z = scale x.
+    # About the least-squares point x_ls of the fit A z ~ y, with e = z - x_ls:
+    # the records of LinearRegression (z = x) and of SphereRegression
+    # (z = u = x/|x|) in O(d^2), written once with z = scale x.
     @jit
-    def quad_ls(x, scale, M, v, n, row):
-        # e^T K e with e = scale x - x_ls and K the d x d block of M from ``row``
+    def quad_ls(x, scale, K, x_ls):
+        # e^T K e with e = scale x - x_ls and K a symmetric d x d matrix (H or Q)
         d = x.shape[0]
         if vector_rows and d <= in_registers:
-            return quad_lanes(x, scale, M, v, n, row)
+            return quad_lanes(x, scale, K, x_ls)
         s = 0.0
         for c in range(d):
             ke = 0.0
             for k in range(d):
-                ke += M[row + c, k] * (scale * x[k] - v[n + d + k])
-            s += (scale * x[c] - v[n + d + c]) * ke
+                ke += K[c, k] * (scale * x[k] - x_ls[k])
+            s += (scale * x[c] - x_ls[c]) * ke
         return s
 
     @jit
-    def sq_residual_ls(x, scale, M, v, n, s_ls):
+    def sq_residual_ls(x, scale, data):
         # (1/n) sum_i |a_i|^2 r_i^2 with r_i = r_i(x_ls) + a_i.e:
         #   s_ls + 2 q_ls.e + e^T Q e,
-        # Q = (1/n) sum_i |a_i|^2 a_i a_i^T (M's rows n+d ..), q_ls = (1/n) sum_i
-        # |a_i|^2 r_i(x_ls) a_i (v[n+2d : n+3d]), s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2
+        # Q = (1/n) sum_i |a_i|^2 a_i a_i^T, q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i,
+        # s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2
         d = x.shape[0]
-        s = s_ls + quad_ls(x, scale, M, v, n, n + d)
+        s = data.s_ls + quad_ls(x, scale, data.Q, data.x_ls)
         for c in range(d):
-            s += 2.0 * v[n + 2 * d + c] * (scale * x[c] - v[n + d + c])
+            s += 2.0 * data.q_ls[c] * (scale * x[c] - data.x_ls[c])
         return s
 
     @hot
-    def h_minus_b(x, scale, M, v, n, out):
-        # out = H z - b with z = scale x, H = A^T A / n (M's rows n ..) and
-        # b = A^T y / n (v[n : n+d]); H symmetric: out += z_k H[k, :] row by
-        # row, a loop over c that vectorises, where a dot product per c is a
-        # chain of d additions; each out[c] adds its terms in the order of k
+    def h_minus_b(x, scale, H, b, out):
+        # out = H z - b with z = scale x, H = A^T A / n and b = A^T y / n;
+        # H symmetric: out += z_k H[k, :] row by row, a loop over c that
+        # vectorises, where a dot product per c is a chain of d additions;
+        # each out[c] adds its terms in the order of k
         d = x.shape[0]
         if vector_rows and d <= in_registers:
-            h_minus_b_lanes(x, scale, M, v, n, out)
+            h_minus_b_lanes(x, scale, H, b, out)
             return
         for c in range(d):
             out[c] = 0.0
         for k in range(d):
             zk = scale * x[k]
             for c in range(d):
-                out[c] += zk * M[n + k, c]
+                out[c] += zk * H[k, c]
         for c in range(d):
-            out[c] -= v[n + c]
+            out[c] -= b[c]
 
     @jit
-    def lr_loss(x, M, v, p, aux):
+    def lr_loss(x, data, aux):
         # About the least-squares point x_ls (where grad L = 0), with e = x - x_ls:
         #   L(x) = L_ls + e^T H e / 2,
         # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
         # cancellation, however close x is to x_ls.
-        n = int(p[0])
-        return p[1] + 0.5 * quad_ls(x, 1.0, M, v, n, n)
+        return data.loss_ls + 0.5 * quad_ls(x, 1.0, data.H, data.x_ls)
 
     @hot
-    def lr_grad(x, M, v, p, aux, out):
+    def lr_grad(x, data, aux, out):
         # grad L = H x - b with the precomputed H and b
-        h_minus_b(x, 1.0, M, v, int(p[0]), out)
+        h_minus_b(x, 1.0, data.H, data.b, out)
 
     @jit
-    def lr_trace(x, M, v, p, aux, t1, t2):
+    def lr_trace(x, data, aux, t1, t2):
         # tr Sigma_1 = (1/n) sum_i |a_i|^2 r_i^2 - |grad L|^2, with r_i = r_i(x_ls) + a_i.e:
-        #   (1/n) sum_i |a_i|^2 r_i^2 = s_ls + 2 q_ls.e + e^T Q e,
-        # Q = (1/n) sum_i |a_i|^2 a_i a_i^T, q_ls = (1/n) sum_i |a_i|^2 r_i(x_ls) a_i,
-        # s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2: O(d^2) per record.
+        #   (1/n) sum_i |a_i|^2 r_i^2 = s_ls + 2 q_ls.e + e^T Q e (sq_residual_ls):
+        # O(d^2) per record.
         d = x.shape[0]
-        s = sq_residual_ls(x, 1.0, M, v, int(p[0]), p[2])
-        lr_grad(x, M, v, p, aux, t1)
+        s = sq_residual_ls(x, 1.0, data)
+        lr_grad(x, data, aux, t1)
         for c in range(d):
             s -= t1[c] * t1[c]
         return s
@@ -810,12 +819,12 @@ def build(jit, xp, rng, hot=None, lanes=None):
     if lanes is not None:
 
         @hot
-        def lr_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
-            linear_rows(x, 1.0, M, v, idx, first, stride, B, None, out)
+        def lr_rows_grad(x, data, idx, first, stride, B, aux, out):
+            linear_rows(x, 1.0, data.A, data.y, idx, first, stride, B, None, out)
 
         @hot
-        def lr_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B):
-            g_lo, g_hi, _ = linear_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B, None)
+        def lr_rows_lanes(x_lo, x_hi, d, data, idx, first, stride, B):
+            g_lo, g_hi, _ = linear_rows_lanes(x_lo, x_hi, d, data.A, data.y, idx, first, stride, B, None)
             return g_lo, g_hi
 
     lr_batch, lr_noise_per_sample, _, lr_batch_lanes = finite(
@@ -823,28 +832,25 @@ def build(jit, xp, rng, hot=None, lanes=None):
     )
 
     @hot
-    def lr_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
-        # p[3] = r columns of the moment factor (0: one normal per sample);
+    def lr_noise(x, data, seed, path, step, aux, t1, t2, out):
+        # data.r columns of the moment factor (0: one normal per sample);
         # z(x) = x - x_ls and T(x) the identity
-        r = int(p[3])
+        r = data.r
         if r == 0:
             if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
                 # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L), the
                 # first sum in vectors (noise_rows), grad L = H x - b
-                n = int(p[0])
-                zs = noise_rows(x, 1.0, M, v, seed, path, step, n, t2, out)[1]
-                lr_grad(x, M, v, p, aux, t1)
-                scale = 1.0 / sqrt(n)
+                zs = noise_rows(x, 1.0, data.A, data.y, seed, path, step, t2, out)[1]
+                lr_grad(x, data, aux, t1)
+                scale = 1.0 / sqrt(data.n)
                 for c in range(x.shape[0]):
                     out[c] = (out[c] - zs * t1[c]) * scale
                 return
-            lr_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
+            lr_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
             return
-        d = x.shape[0]
-        n = int(p[0])
-        for c in range(d):
-            t1[c] = x[c] - v[n + d + c]
-        moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
+        for c in range(x.shape[0]):
+            t1[c] = x[c] - data.x_ls[c]
+        moments_noise(t1, data.U, r, seed, path, step, t2, out)
 
     # ----------------------------------------- SphereRegression's records
     if lanes is not None:
@@ -925,43 +931,42 @@ def build(jit, xp, rng, hot=None, lanes=None):
         aux[1] = 1.0 / aux[0]
 
     @hot
-    def sp_cosine(x, M, i, inv_norm):
+    def sp_cosine(x, A, i, inv_norm):
         # a_i.u with u = x / |x|
         au = 0.0
         for c in range(x.shape[0]):
-            au += M[i, c] * (x[c] * inv_norm)
+            au += A[i, c] * (x[c] * inv_norm)
         return au
 
     @hot
-    def sp_sample_grad_add(x, M, v, p, i, aux, out):
+    def sp_sample_grad_add(x, data, i, aux, out):
         # g_i = r_i (a_i - (a_i.u) u) / |x|, r_i = a_i.u - y_i  (needs sp_prepare)
         inv_norm = aux[1]
-        au = sp_cosine(x, M, i, inv_norm)
-        r = au - v[i]
+        au = sp_cosine(x, data.A, i, inv_norm)
+        r = au - data.y[i]
         for c in range(x.shape[0]):
-            out[c] += r * (M[i, c] - au * (x[c] * inv_norm)) * inv_norm
+            out[c] += r * (data.A[i, c] - au * (x[c] * inv_norm)) * inv_norm
 
     @jit
-    def sp_loss(x, M, v, p, aux):
+    def sp_loss(x, data, aux):
         # L = (1/2n) |A u - y|^2 with u = x/|x|.  About the least-squares point
-        # x_ls of the unconstrained fit A u ~ y (v[n+d : n+2d]), e = u - x_ls:
+        # x_ls of the unconstrained fit A u ~ y, e = u - x_ls:
         #   L = L_ls + e^T H e / 2,
         # O(d^2) instead of O(n d), and a sum of two non-negative terms: no
         # cancellation (LinearRegression's loss at u).
         sp_prepare(x, aux)
-        return p[2] + 0.5 * quad_ls(x, aux[1], M, v, int(p[0]), int(p[0]))
+        return data.loss_ls + 0.5 * quad_ls(x, aux[1], data.H, data.x_ls)
 
     @hot
-    def sp_grad(x, M, v, p, aux, out):
+    def sp_grad(x, data, aux, out):
         # L(x) = u^T H u / 2 - b.u + |y|^2 / 2n with u = x/|x|, H = A^T A / n
-        # (M's rows n .. n+d-1) and b = A^T y / n (v[n : n+d]), so
-        # grad L = P_u (H u - b) / |x|, P_u = I - u u^T: O(d^2) a call where
-        # the mean of the n per-sample gradients takes O(n d).  H u as u_k
-        # H[k, :] row by row (h_minus_b).
+        # and b = A^T y / n, so grad L = P_u (H u - b) / |x|, P_u = I - u u^T:
+        # O(d^2) a call where the mean of the n per-sample gradients takes
+        # O(n d).  H u as u_k H[k, :] row by row (h_minus_b).
         d = x.shape[0]
         sp_prepare(x, aux)
         inv_norm = aux[1]
-        h_minus_b(x, inv_norm, M, v, int(p[0]), out)
+        h_minus_b(x, inv_norm, data.H, data.b, out)
         ug = 0.0
         for c in range(d):
             ug += (x[c] * inv_norm) * out[c]
@@ -973,15 +978,15 @@ def build(jit, xp, rng, hot=None, lanes=None):
     if lanes is not None:
 
         @hot
-        def sp_rows_grad(x, M, v, p, idx, first, stride, B, aux, out):
+        def sp_rows_grad(x, data, idx, first, stride, B, aux, out):
             # sum_b g_i = (sum_b r_i a_i - (sum_b r_i a_i.u) u) / |x|  (needs sp_prepare)
             inv_norm = aux[1]
-            s = linear_rows(x, inv_norm, M, v, idx, first, stride, B, None, out)
+            s = linear_rows(x, inv_norm, data.A, data.y, idx, first, stride, B, None, out)
             for c in range(x.shape[0]):
                 out[c] = (out[c] - s * (x[c] * inv_norm)) * inv_norm
 
         @hot
-        def sp_rows_lanes(x_lo, x_hi, d, M, v, idx, first, stride, B):
+        def sp_rows_lanes(x_lo, x_hi, d, data, idx, first, stride, B):
             # sp_rows_grad with x in registers; |x|^2 as a horizontal sum
             # (sp_prepare adds the squares in order: the same up to rounding)
             inv_norm = 1.0 / sqrt(hsum(vfma_low(x_hi, x_hi, vmul(x_lo, x_lo))))
@@ -989,7 +994,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
             si_hi = splat_like(x_hi, inv_norm)
             u_lo = vmul(x_lo, si_lo)
             u_hi = vmul(x_hi, si_hi)
-            g_lo, g_hi, s = linear_rows_lanes(u_lo, u_hi, d, M, v, idx, first, stride, B, None)
+            g_lo, g_hi, s = linear_rows_lanes(u_lo, u_hi, d, data.A, data.y, idx, first, stride, B, None)
             return (
                 vmul(vsub(g_lo, vmul(splat(s), u_lo)), si_lo),
                 vmul(vsub(g_hi, vmul(splat_like(x_hi, s), u_hi)), si_hi),
@@ -1000,7 +1005,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     )
 
     @jit
-    def sp_trace(x, M, v, p, aux, t1, t2):
+    def sp_trace(x, data, aux, t1, t2):
         # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2 with
         # |g_i|^2 = r_i^2 (|a_i|^2 - p_i^2) / |x|^2, p_i = a_i.u, r_i = p_i - y_i.
         # About x_ls (toylab._fast._sphere_quartic_factor), e = u - x_ls:
@@ -1009,51 +1014,45 @@ def build(jit, xp, rng, hot=None, lanes=None):
         # (quartic_sum): at most 66 x 66 multiply-adds at d = 10, where the sum
         # over the samples takes O(n d).
         d = x.shape[0]
-        n = int(p[0])
-        r = int(p[1])
-        r4 = int(p[4])
         sp_prepare(x, aux)
         inv_norm = aux[1]
-        s = sq_residual_ls(x, inv_norm, M, v, n, p[3])
+        s = sq_residual_ls(x, inv_norm, data)
         for c in range(d):
-            t1[c] = x[c] * inv_norm - v[n + d + c]
-        quartic = quartic_sum(t1, v[n + 3 * d + r * (d * (d + 1) // 2 + d) :], d, r4)
-        sp_grad(x, M, v, p, aux, t1)
+            t1[c] = x[c] * inv_norm - data.x_ls[c]
+        quartic = quartic_sum(t1, data.FT, d, data.r4)
+        sp_grad(x, data, aux, t1)
         g2 = 0.0
         for c in range(d):
             g2 += t1[c] * t1[c]
         return (s - quartic) * inv_norm * inv_norm - g2
 
     @hot
-    def sp_noise(x, M, v, p, seed, path, step, aux, t1, t2, out):
-        # p[1] = r columns of the moment factor (0: one normal per sample);
+    def sp_noise(x, data, seed, path, step, aux, t1, t2, out):
+        # data.r columns of the moment factor (0: one normal per sample);
         # z(x) = u = x/|x| and T(x) w = (w - (u.w) u)/|x|
-        r = int(p[1])
+        r = data.r
+        d = x.shape[0]
         if r == 0:
-            if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
+            if vector_rows and t2.shape[0] >= d + NORMAL_CHUNK:
                 # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L) with
                 # sum_i zeta_i g_i = (sum_i zeta_i r_i a_i - (sum_i zeta_i r_i p_i) u) / |x|
                 # in vectors (noise_rows)
-                d = x.shape[0]
-                n = int(p[0])
                 sp_prepare(x, aux)
                 inv_norm = aux[1]
-                sr, zs = noise_rows(x, inv_norm, M, v, seed, path, step, n, t2, out)
+                sr, zs = noise_rows(x, inv_norm, data.A, data.y, seed, path, step, t2, out)
                 for c in range(d):
                     out[c] = (out[c] - sr * (x[c] * inv_norm)) * inv_norm
-                sp_grad(x, M, v, p, aux, t1)
-                scale = 1.0 / sqrt(n)
+                sp_grad(x, data, aux, t1)
+                scale = 1.0 / sqrt(data.n)
                 for c in range(d):
                     out[c] = (out[c] - zs * t1[c]) * scale
                 return
-            sp_noise_per_sample(x, M, v, p, seed, path, step, aux, t1, t2, out)
+            sp_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
             return
-        d = x.shape[0]
-        n = int(p[0])
         sp_prepare(x, aux)
         for c in range(d):
             t1[c] = x[c] * aux[1]
-        moments_noise(t1, v, n + 3 * d, r, seed, path, step, t2, out)
+        moments_noise(t1, data.U, r, seed, path, step, t2, out)
         uw = 0.0
         for c in range(d):
             uw += t1[c] * out[c]

@@ -5,30 +5,39 @@ one model's namespace from ``kernels.fast.models``.  The update formulas are tho
 ``toylab._numpy_backend`` operation for operation, so the backends agree up to
 floating-point rounding.
 
-Parameters travel in two arrays made by ``toylab._fast.algorithm_arrays``:
-``ap = [lr, weight_decay, s, c1, c2, coef, sqrt_f, f]`` (``s`` the drift step,
-``c1, c2`` SVAG's coefficients, ``coef`` the factor on the noise, lr for NGD
-and sqrt(dt lr) for Euler-Maruyama, ``f`` the batch factor of Sigma_B) and
-``ai = [batch_size, sampler code, records noise_trace]``.
+The model's data are a ``kernels.fast.models.LinearData``; the parameters a
+:data:`FastParams` made by ``toylab._fast.algorithm_params``: ``lr``,
+``weight_decay``, ``step`` (the drift's step: lr, lr/l or dt), SVAG's ``c1``
+and ``c2``, ``noise_coef`` (the factor on the noise: lr for NGD, sqrt(dt lr)
+for Euler-Maruyama), ``sqrt_f`` and ``f`` (the batch factor of Sigma_B),
+``batch_size``, the ``sampler``'s code and ``records_trace`` (1 where
+noise_trace is recorded).
 
 Step signature::
 
-    step(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+    step(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
 
 and the steps k .. k_end - 1 at once, False once the path has diverged::
 
-    advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+    advance(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
 """
 
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 from .. import engine as _engine
 from .. import rng as R
 from .. import tagged
 
 exp = math.exp
+
+#: The fast steps' hyperparameters (module docstring).
+FastParams = namedtuple(
+    "FastParams",
+    ["lr", "weight_decay", "step", "c1", "c2", "noise_coef", "sqrt_f", "f", "batch_size", "sampler", "records_trace"],
+)
 
 ALGORITHMS = ("SGD", "SVAG", "NGD", "EulerMaruyama", "GD")
 
@@ -65,65 +74,65 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
     e1, e2 = R.KIND_EPOCH1, R.KIND_EPOCH2
 
     @hot
-    def sgd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+    def sgd(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # eq. (1): x <- x - lr (grad L_gamma(x) + wd x)
-        batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
-        lr = ap[0]
-        wd = ap[1]
+        batch_grad(x, data, params.batch_size, params.sampler, perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
+        lr = params.lr
+        wd = params.weight_decay
         for c in range(x.shape[0]):
             x[c] = x[c] - lr * (g[c] + wd * x[c])
 
     @hot
-    def svag(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+    def svag(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
-        batch_grad(x, M, v, p, ai[0], ai[1], perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
-        batch_grad(x, M, v, p, ai[0], ai[1], perm2, buf, cur, seed, path, k, k2, e2, aux, t1, g2)
-        wd = ap[1]
-        s = ap[2]
-        c1 = ap[3]
-        c2 = ap[4]
+        batch_grad(x, data, params.batch_size, params.sampler, perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
+        batch_grad(x, data, params.batch_size, params.sampler, perm2, buf, cur, seed, path, k, k2, e2, aux, t1, g2)
+        wd = params.weight_decay
+        s = params.step
+        c1 = params.c1
+        c2 = params.c2
         for c in range(x.shape[0]):
             x[c] = x[c] - s * ((c1 * g[c] + c2 * g2[c]) + wd * x[c])
 
     @hot
-    def noisy(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+    def noisy(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
         # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
-        grad(x, M, v, p, aux, g)
-        noise_unit(x, M, v, p, seed, path, k, aux, t1, t2, g2)
-        wd = ap[1]
-        s = ap[2]
-        coef = ap[5]
-        sqrt_f = ap[6]
+        grad(x, data, aux, g)
+        noise_unit(x, data, seed, path, k, aux, t1, t2, g2)
+        wd = params.weight_decay
+        s = params.step
+        coef = params.noise_coef
+        sqrt_f = params.sqrt_f
         for c in range(x.shape[0]):
             x[c] = x[c] - s * (g[c] + wd * x[c]) + coef * (sqrt_f * g2[c])
 
     @hot
-    def gd(x, k, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        grad(x, M, v, p, aux, g)
-        lr = ap[0]
-        wd = ap[1]
+    def gd(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        grad(x, data, aux, g)
+        lr = params.lr
+        wd = params.weight_decay
         for c in range(x.shape[0]):
             x[c] = x[c] - lr * (g[c] + wd * x[c])
 
     @jit
-    def observe(x, M, v, p, ap, ai, aux, t1, t2, obs):
+    def observe(x, data, params, aux, t1, t2, obs):
         # sq_norm, loss, grad_sq_norm, norm4, gauss_bump and, where there is
         # a batch, noise_trace (the order of toylab.simulate.BUILTIN_OBSERVABLES)
         s = 0.0
         for c in range(x.shape[0]):
             s += x[c] * x[c]
         obs[0] = s
-        obs[1] = loss(x, M, v, p, aux)
+        obs[1] = loss(x, data, aux)
         obs[3] = s * s
         obs[4] = exp(-0.5 * s)
-        grad(x, M, v, p, aux, t1)
+        grad(x, data, aux, t1)
         s = 0.0
         for c in range(x.shape[0]):
             s += t1[c] * t1[c]
         obs[2] = s
-        if ai[2] != 0:
-            obs[5] = ap[7] * sigma1_trace(x, M, v, p, aux, t1, t2)
+        if params.records_trace != 0:
+            obs[5] = params.f * sigma1_trace(x, data, aux, t1, t2)
 
     steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
     advance = {name: _stepwise(tagged(hot_untagged, f"{tag}.{name}"), step, finite) for name, step in steps.items()}
@@ -137,9 +146,9 @@ def _stepwise(hot, step, finite):
     """``advance`` for any step: one step at a time, the divergence test after each."""
 
     @hot
-    def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+    def advance(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
         for j in range(k, k_end):
-            step(x, j, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+            step(x, j, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
             # a diverged path stops here: it is missing from every later record
             if not finite(x):
                 return False
@@ -184,11 +193,11 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
         return vdiv(s_lo, size_lo), vdiv(s_hi, size_hi)
 
     def make(stepwise, two_batches, name):
-        def advance(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+        def advance(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
             d = x.shape[0]
-            if ai[1] != 0 or d > L + NARROW:
-                return stepwise(x, k, k_end, path, seed, M, v, p, ap, ai, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
-            B = ai[0]
+            if params.sampler != 0 or d > L + NARROW:
+                return stepwise(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
+            B = params.batch_size
             lo = min(d, L)
             hi = d - L
             x_lo = vload(x, 0, lo)
@@ -196,20 +205,20 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
             # SGD, eq. (1): x <- x - lr (grad L_gamma(x) + wd x); SVAG, eq. (5):
             # x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x);
             # each factor in a vector of either width
-            step = ap[2] if two_batches else ap[0]
+            step = params.step if two_batches else params.lr
             step_lo, step_hi = splat_like(x_lo, step), splat_like(x_hi, step)
-            wd_lo, wd_hi = splat_like(x_lo, ap[1]), splat_like(x_hi, ap[1])
-            c1_lo, c1_hi = splat_like(x_lo, ap[3]), splat_like(x_hi, ap[3])
-            c2_lo, c2_hi = splat_like(x_lo, ap[4]), splat_like(x_hi, ap[4])
+            wd_lo, wd_hi = splat_like(x_lo, params.weight_decay), splat_like(x_hi, params.weight_decay)
+            c1_lo, c1_hi = splat_like(x_lo, params.c1), splat_like(x_hi, params.c1)
+            c2_lo, c2_hi = splat_like(x_lo, params.c2), splat_like(x_hi, params.c2)
             size_lo, size_hi = splat_like(x_lo, float(B)), splat_like(x_hi, float(B))
             exact_inverse = (B & (B - 1)) == 0
             inv_lo, inv_hi = splat_like(x_lo, 1.0 / B), splat_like(x_hi, 1.0 / B)
             diverged = 0
             for j in range(k, k_end):
-                g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm1, buf, cur, seed, path, j, k1)
+                g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm1, buf, cur, seed, path, j, k1)
                 g_lo, g_hi = batch_mean(g_lo, g_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                 if two_batches:
-                    h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, M, v, p, B, perm2, buf, cur, seed, path, j, k2)
+                    h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm2, buf, cur, seed, path, j, k2)
                     h_lo, h_hi = batch_mean(h_lo, h_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                     g_lo = vadd(vmul(c1_lo, g_lo), vmul(c2_lo, h_lo))
                     g_hi = vadd(vmul(c1_hi, g_hi), vmul(c2_hi, h_hi))
