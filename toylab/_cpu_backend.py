@@ -182,7 +182,9 @@ class _FastRunner:
         self.spec = spec
         user = tuple(fn for _, fn in spec.user_observables)
         n_builtin = len(spec.observables) - len(spec.user_observables)
-        self.kernel, self.cached = cpu.get_kernel(fast_model, type(spec.algorithm).__name__, user, n_builtin)
+        self.kernel, self.cached = cpu.get_kernel(
+            fast_model, type(spec.algorithm).__name__, user, n_builtin, form=_fast.kernel_form(spec)
+        )
         data, params, n_perm = _fast.kernel_inputs(spec)
         self.n_perm = cpu.perm_length(n_perm, int(params.batch_size))
         self.inputs = (data, params)

@@ -17,7 +17,8 @@ import weakref
 import numpy as np
 
 from ._kernels.fast.models import NORMAL_CHUNK, SAMPLER_CODES, LinearData, moment_scratch_length
-from ._kernels.fast.steps import FastParams
+from ._kernels.fast.simd import LANES, NARROW
+from ._kernels.fast.steps import IN_LANES, FastParams
 from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama
 from .models import LinearRegression, SphereRegression
 from .models.finite import linear_sample_grad, linear_sample_loss, sphere_sample_grad, sphere_sample_loss
@@ -29,9 +30,28 @@ MODELS = {
     "LinearRegression": (LinearRegression, linear_sample_loss, linear_sample_grad),
     "SphereRegression": (SphereRegression, sphere_sample_loss, sphere_sample_grad),
 }
+#: Largest d whose x the fast SGD and SVAG keep in two vectors (8 lanes and 4).
+LANES_MAX_DIM = LANES + NARROW
 #: Set to False (or TOYLAB_FAST=0 in the environment) to run everything in the
 #: general engine: what the tests of the fast kernels compare against.
 ENABLED = os.environ.get("TOYLAB_FAST", "1") != "0"
+
+
+def kernel_form(spec):
+    """Which fast kernel of the algorithm runs ``spec`` (``kernels.fast.steps.kernel_name``).
+
+    NGD and Euler-Maruyama: the model's noise method.  SGD and SVAG sampling
+    with replacement at d <= LANES_MAX_DIM: x in vector registers
+    (``kernels.fast.steps._in_lanes``); otherwise, and for GD, the stepwise
+    kernel.  Each form is a kernel of its own, compiled only where it is
+    chosen.
+    """
+    alg = spec.algorithm
+    if alg.gaussian_noise:
+        return spec.model.noise_method
+    if type(alg) in (SGD, SVAG) and alg.sampler == "with_replacement" and spec.model.dim <= LANES_MAX_DIM:
+        return IN_LANES
+    return ""
 
 
 def choose(model, algorithm):

@@ -40,9 +40,10 @@ def get_kernel(model, algorithm):
         raise ValueError(f"no CUDA kernel for model {model!r}")
     if algorithm not in _steps.ALGORITHMS:
         raise ValueError(f"no CUDA kernel for algorithm {algorithm!r}")
-    key = (model, algorithm)
+    # Euler-Maruyama runs NGD's step (with its own coefficients)
+    key = (model, _steps.SHARED_STEPS.get(algorithm, algorithm))
     if key not in _KERNELS:
-        _KERNELS[key] = _make_kernel(STEPS[model][algorithm], OBSERVE[model])
+        _KERNELS[key] = _make_kernel(STEPS[model][key[1]], OBSERVE[model])
     return _KERNELS[key]
 
 

@@ -39,7 +39,9 @@ the sums of its r columns for SUMS_AT_ONCE steps at once):
   epoch_kind, aux, t1, out)``: a batch gradient, drawing the batch from the
   streams exactly as ``toylab._numpy_backend`` documents
 * ``noise_unit(x, data, seed, path, step, aux, t1, t2, out)``: a draw of
-  N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream
+  N(0, Sigma_1(x)) from the ``KIND_NOISE`` stream, by the model's noise
+  method (``data.r``); ``noise_per_sample`` and ``noise_moments`` are its two
+  forms alone, which the CPU's kernels take one at a time
 * ``batch_sum_lanes(x_lo, x_hi, d, data, B, perm, buf, cur, seed, path,
   step, kind) -> (g_lo, g_hi)`` (the CPU's linear models; None elsewhere):
   B times ``batch_grad`` with replacement, x and the result as an 8-lane
@@ -832,25 +834,33 @@ def build(jit, xp, rng, hot=None, lanes=None):
     )
 
     @hot
-    def lr_noise(x, data, seed, path, step, aux, t1, t2, out):
-        # data.r columns of the moment factor (0: one normal per sample);
-        # z(x) = x - x_ls and T(x) the identity
-        r = data.r
-        if r == 0:
-            if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
-                # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L), the
-                # first sum in vectors (noise_rows), grad L = H x - b
-                zs = noise_rows(x, 1.0, data.A, data.y, seed, path, step, t2, out)[1]
-                lr_grad(x, data, aux, t1)
-                scale = 1.0 / sqrt(data.n)
-                for c in range(x.shape[0]):
-                    out[c] = (out[c] - zs * t1[c]) * scale
-                return
-            lr_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
+    def lr_noise_per_sample_form(x, data, seed, path, step, aux, t1, t2, out):
+        # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L): on the CPU
+        # (t2 of length >= d + NORMAL_CHUNK) the first sum in vectors
+        # (noise_rows), grad L = H x - b; else one sample at a time
+        if vector_rows and t2.shape[0] >= x.shape[0] + NORMAL_CHUNK:
+            zs = noise_rows(x, 1.0, data.A, data.y, seed, path, step, t2, out)[1]
+            lr_grad(x, data, aux, t1)
+            scale = 1.0 / sqrt(data.n)
+            for c in range(x.shape[0]):
+                out[c] = (out[c] - zs * t1[c]) * scale
             return
+        lr_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
+
+    @hot
+    def lr_noise_moments(x, data, seed, path, step, aux, t1, t2, out):
+        # the moment factor's data.r columns, z(x) = x - x_ls and T(x) the identity
         for c in range(x.shape[0]):
             t1[c] = x[c] - data.x_ls[c]
-        moments_noise(t1, data.U, r, seed, path, step, t2, out)
+        moments_noise(t1, data.U, data.r, seed, path, step, t2, out)
+
+    @hot
+    def lr_noise(x, data, seed, path, step, aux, t1, t2, out):
+        # data.r columns of the moment factor (0: one normal per sample)
+        if data.r == 0:
+            lr_noise_per_sample_form(x, data, seed, path, step, aux, t1, t2, out)
+        else:
+            lr_noise_moments(x, data, seed, path, step, aux, t1, t2, out)
 
     # ----------------------------------------- SphereRegression's records
     if lanes is not None:
@@ -1027,49 +1037,64 @@ def build(jit, xp, rng, hot=None, lanes=None):
         return (s - quartic) * inv_norm * inv_norm - g2
 
     @hot
-    def sp_noise(x, data, seed, path, step, aux, t1, t2, out):
-        # data.r columns of the moment factor (0: one normal per sample);
-        # z(x) = u = x/|x| and T(x) w = (w - (u.w) u)/|x|
-        r = data.r
+    def sp_noise_per_sample_form(x, data, seed, path, step, aux, t1, t2, out):
+        # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L) with
+        # sum_i zeta_i g_i = (sum_i zeta_i r_i a_i - (sum_i zeta_i r_i p_i) u) / |x|:
+        # on the CPU in vectors (noise_rows), else one sample at a time
         d = x.shape[0]
-        if r == 0:
-            if vector_rows and t2.shape[0] >= d + NORMAL_CHUNK:
-                # (1/sqrt(n)) (sum_i zeta_i g_i - (sum_i zeta_i) grad L) with
-                # sum_i zeta_i g_i = (sum_i zeta_i r_i a_i - (sum_i zeta_i r_i p_i) u) / |x|
-                # in vectors (noise_rows)
-                sp_prepare(x, aux)
-                inv_norm = aux[1]
-                sr, zs = noise_rows(x, inv_norm, data.A, data.y, seed, path, step, t2, out)
-                for c in range(d):
-                    out[c] = (out[c] - sr * (x[c] * inv_norm)) * inv_norm
-                sp_grad(x, data, aux, t1)
-                scale = 1.0 / sqrt(data.n)
-                for c in range(d):
-                    out[c] = (out[c] - zs * t1[c]) * scale
-                return
-            sp_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
+        if vector_rows and t2.shape[0] >= d + NORMAL_CHUNK:
+            sp_prepare(x, aux)
+            inv_norm = aux[1]
+            sr, zs = noise_rows(x, inv_norm, data.A, data.y, seed, path, step, t2, out)
+            for c in range(d):
+                out[c] = (out[c] - sr * (x[c] * inv_norm)) * inv_norm
+            sp_grad(x, data, aux, t1)
+            scale = 1.0 / sqrt(data.n)
+            for c in range(d):
+                out[c] = (out[c] - zs * t1[c]) * scale
             return
+        sp_noise_per_sample(x, data, seed, path, step, aux, t1, t2, out)
+
+    @hot
+    def sp_noise_moments(x, data, seed, path, step, aux, t1, t2, out):
+        # the moment factor's data.r columns, z(x) = u = x/|x| and
+        # T(x) w = (w - (u.w) u)/|x|
+        d = x.shape[0]
         sp_prepare(x, aux)
         for c in range(d):
             t1[c] = x[c] * aux[1]
-        moments_noise(t1, data.U, r, seed, path, step, t2, out)
+        moments_noise(t1, data.U, data.r, seed, path, step, t2, out)
         uw = 0.0
         for c in range(d):
             uw += t1[c] * out[c]
         for c in range(d):
             out[c] = (out[c] - uw * t1[c]) * aux[1]
 
-    def ns(loss, grad, trace, batch, noise, batch_lanes=None):
+    @hot
+    def sp_noise(x, data, seed, path, step, aux, t1, t2, out):
+        # data.r columns of the moment factor (0: one normal per sample)
+        if data.r == 0:
+            sp_noise_per_sample_form(x, data, seed, path, step, aux, t1, t2, out)
+        else:
+            sp_noise_moments(x, data, seed, path, step, aux, t1, t2, out)
+
+    def ns(loss, grad, trace, batch, noise, noise_per_sample, noise_moments, batch_lanes=None):
         return {
             "loss": loss,
             "grad": grad,
             "sigma1_trace": trace,
             "batch_grad": batch,
             "noise_unit": noise,
+            "noise_per_sample": noise_per_sample,
+            "noise_moments": noise_moments,
             "batch_sum_lanes": batch_lanes,
         }
 
     return {
-        "LinearRegression": ns(lr_loss, lr_grad, lr_trace, lr_batch, lr_noise, lr_batch_lanes),
-        "SphereRegression": ns(sp_loss, sp_grad, sp_trace, sp_batch, sp_noise, sp_batch_lanes),
+        "LinearRegression": ns(
+            lr_loss, lr_grad, lr_trace, lr_batch, lr_noise, lr_noise_per_sample_form, lr_noise_moments, lr_batch_lanes
+        ),
+        "SphereRegression": ns(
+            sp_loss, sp_grad, sp_trace, sp_batch, sp_noise, sp_noise_per_sample_form, sp_noise_moments, sp_batch_lanes
+        ),
     }

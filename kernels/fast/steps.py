@@ -33,6 +33,20 @@ from .. import tagged
 
 exp = math.exp
 
+#: Algorithms that run another's step (with other coefficients), and so its kernel.
+SHARED_STEPS = {"EulerMaruyama": "NGD"}
+#: The noise constructions (``toylab.models.DataSetModel.noise_method``), a form each.
+NOISE_FORMS = ("per_sample", "moments")
+#: SGD's and SVAG's form with x in vector registers.
+IN_LANES = "in_lanes"
+
+
+def kernel_name(algorithm, form=""):
+    """The ``advance`` of ``algorithm`` (a class name) in ``form`` ("" for the
+    stepwise one, a noise method for NGD, ``IN_LANES``)."""
+    algorithm = SHARED_STEPS.get(algorithm, algorithm)
+    return f"{algorithm}.{form}" if form else algorithm
+
 #: The fast steps' hyperparameters (module docstring).
 FastParams = namedtuple(
     "FastParams",
@@ -60,7 +74,9 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
     operations from one step to the next.  The divergence test then runs on
     the vectors at every step and is read at the end: a path that diverges
     between two records misses the same records either way.
-    Returns ``(steps, advance, observe)``.
+    Returns ``(steps, advance, observe)``; ``advance`` holds, beside each
+    step's, the forms of ``kernel_name``.  NGD and Euler-Maruyama share the
+    step ``"NGD"`` (:data:`SHARED_STEPS`).
     """
     hot_untagged = jit if hot is None else hot
     hot = tagged(hot_untagged, tag)
@@ -84,9 +100,15 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
 
     @hot
     def svag(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
-        batch_grad(x, data, params.batch_size, params.sampler, perm1, buf, cur, seed, path, k, k1, e1, aux, t1, g)
-        batch_grad(x, data, params.batch_size, params.sampler, perm2, buf, cur, seed, path, k, k2, e2, aux, t1, g2)
+        # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x);
+        # the two batches in a loop, so that the batch gradient is compiled
+        # (and inlined) once: half the cold compile
+        for which in range(2):
+            perm = perm1 if which == 0 else perm2
+            out = g if which == 0 else g2
+            kind = k1 if which == 0 else k2
+            epoch_kind = e1 if which == 0 else e2
+            batch_grad(x, data, params.batch_size, params.sampler, perm, buf, cur, seed, path, k, kind, epoch_kind, aux, t1, out)
         wd = params.weight_decay
         s = params.step
         c1 = params.c1
@@ -94,18 +116,24 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
         for c in range(x.shape[0]):
             x[c] = x[c] - s * ((c1 * g[c] + c2 * g2[c]) + wd * x[c])
 
-    @hot
-    def noisy(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
-        # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
-        # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
-        grad(x, data, aux, g)
-        noise_unit(x, data, seed, path, k, aux, t1, t2, g2)
-        wd = params.weight_decay
-        s = params.step
-        coef = params.noise_coef
-        sqrt_f = params.sqrt_f
-        for c in range(x.shape[0]):
-            x[c] = x[c] - s * (g[c] + wd * x[c]) + coef * (sqrt_f * g2[c])
+    def make_noisy(noise_draw, label):
+        def noisy(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
+            # NGD eq. (3) (s = coef = lr) and Euler-Maruyama (s = dt, coef = sqrt(dt lr)):
+            # x <- x - s (grad L + wd x) + coef Sigma_B^{1/2} z
+            grad(x, data, aux, g)
+            noise_draw(x, data, seed, path, k, aux, t1, t2, g2)
+            wd = params.weight_decay
+            s = params.step
+            coef = params.noise_coef
+            sqrt_f = params.sqrt_f
+            for c in range(x.shape[0]):
+                x[c] = x[c] - s * (g[c] + wd * x[c]) + coef * (sqrt_f * g2[c])
+
+        # one qualified name per form (kernels.tagged)
+        noisy.__qualname__ = f"{label}.{noisy.__qualname__}"
+        return hot(noisy)
+
+    noisy = make_noisy(noise_unit, "NGD")
 
     @hot
     def gd(x, k, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
@@ -134,11 +162,18 @@ def build(jit, model, tag, finite, hot=None, lanes=None, bound=None):
         if params.records_trace != 0:
             obs[5] = params.f * sigma1_trace(x, data, aux, t1, t2)
 
-    steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "EulerMaruyama": noisy, "GD": gd}
+    steps = {"SGD": sgd, "SVAG": svag, "NGD": noisy, "GD": gd}
     advance = {name: _stepwise(tagged(hot_untagged, f"{tag}.{name}"), step, finite) for name, step in steps.items()}
+    # the forms a kernel of its own takes (kernel_name): NGD with one noise
+    # construction, SGD and SVAG with x in vectors; each compiles only where
+    # it is chosen, in a fraction of the time of a kernel that holds all
+    for method in NOISE_FORMS:
+        step = make_noisy(model[f"noise_{method}"], f"NGD_{method}")
+        advance[kernel_name("NGD", method)] = _stepwise(tagged(hot_untagged, f"{tag}.NGD.{method}"), step, finite)
     batch_sum_lanes = model.get("batch_sum_lanes")
     if lanes is not None and batch_sum_lanes is not None:
-        advance["SGD"], advance["SVAG"] = _in_lanes(hot, lanes, batch_sum_lanes, bound, advance["SGD"], advance["SVAG"])
+        sgd_lanes, svag_lanes = _in_lanes(hot, lanes, batch_sum_lanes, bound)
+        advance[kernel_name("SGD", IN_LANES)], advance[kernel_name("SVAG", IN_LANES)] = sgd_lanes, svag_lanes
     return steps, advance, observe
 
 
@@ -157,9 +192,10 @@ def _stepwise(hot, step, finite):
     return advance
 
 
-def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
-    """SGD's and SVAG's ``advance`` with x in vector registers (CPU, d <= 12,
-    sampling with replacement; ``stepwise`` otherwise).
+def _in_lanes(hot, lanes, batch_sum_lanes, bound):
+    """SGD's and SVAG's ``advance`` with x in vector registers: the CPU, d <= 12
+    (``LANES_MAX_DIM``), sampling with replacement, which ``toylab._fast``
+    checks before it chooses them (the stepwise ``advance`` serves the rest).
 
     x is an 8-lane vector of its first 8 coordinates and a 4-lane one of the
     rest (``kernels.fast.simd``'s f64x8 and f64x4).  The update is ``sgd``'s and
@@ -192,11 +228,9 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
             return vmul(s_lo, inv_lo), vmul(s_hi, inv_hi)
         return vdiv(s_lo, size_lo), vdiv(s_hi, size_hi)
 
-    def make(stepwise, two_batches, name):
+    def make(two_batches, name):
         def advance(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2):
             d = x.shape[0]
-            if params.sampler != 0 or d > L + NARROW:
-                return stepwise(x, k, k_end, path, seed, data, params, perm1, perm2, buf, cur, aux, t1, t2, g, g2)
             B = params.batch_size
             lo = min(d, L)
             hi = d - L
@@ -215,13 +249,23 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
             inv_lo, inv_hi = splat_like(x_lo, 1.0 / B), splat_like(x_hi, 1.0 / B)
             diverged = 0
             for j in range(k, k_end):
-                g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm1, buf, cur, seed, path, j, k1)
-                g_lo, g_hi = batch_mean(g_lo, g_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                 if two_batches:
-                    h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm2, buf, cur, seed, path, j, k2)
-                    h_lo, h_hi = batch_mean(h_lo, h_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
-                    g_lo = vadd(vmul(c1_lo, g_lo), vmul(c2_lo, h_lo))
-                    g_hi = vadd(vmul(c1_hi, g_hi), vmul(c2_hi, h_hi))
+                    # c1 g + c2 h, the two batches in a loop so that the
+                    # batch sum is compiled (and inlined) once
+                    g_lo, g_hi = x_lo, x_hi
+                    for which in range(2):
+                        perm = perm1 if which == 0 else perm2
+                        kind = k1 if which == 0 else k2
+                        h_lo, h_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm, buf, cur, seed, path, j, kind)
+                        h_lo, h_hi = batch_mean(h_lo, h_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
+                        if which == 0:
+                            g_lo, g_hi = vmul(c1_lo, h_lo), vmul(c1_hi, h_hi)
+                        else:
+                            g_lo = vadd(g_lo, vmul(c2_lo, h_lo))
+                            g_hi = vadd(g_hi, vmul(c2_hi, h_hi))
+                else:
+                    g_lo, g_hi = batch_sum_lanes(x_lo, x_hi, d, data, B, perm1, buf, cur, seed, path, j, k1)
+                    g_lo, g_hi = batch_mean(g_lo, g_hi, exact_inverse, inv_lo, inv_hi, size_lo, size_hi)
                 x_lo = vsub(x_lo, vmul(step_lo, vadd(g_lo, vmul(wd_lo, x_lo))))
                 x_hi = vsub(x_hi, vmul(step_hi, vadd(g_hi, vmul(wd_hi, x_hi))))
                 diverged |= beyond(x_lo, lo, bound) | beyond(x_hi, hi, bound)
@@ -233,7 +277,7 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound, sgd_stepwise, svag_stepwise):
         advance.__qualname__ = f"{name}.{advance.__qualname__}"
         return hot(advance)
 
-    return make(sgd_stepwise, False, "SGD"), make(svag_stepwise, True, "SVAG")
+    return make(False, "SGD"), make(True, "SVAG")
 
 
 def build_path(jit, bound):

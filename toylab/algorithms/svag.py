@@ -68,10 +68,13 @@ class SVAG(Algorithm):
 
         @jit
         def svag(x, state, k, path, seed, data, params, perm1, perm2, buf, cur, t1, t2, g, g2):
-            # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x)
-            B = params.batch_size
-            batch_grad(x, data, B, params.sampler, 0, k, path, seed, perm1, buf, cur, t1, g)
-            batch_grad(x, data, B, params.sampler, 1, k, path, seed, perm2, buf, cur, t1, g2)
+            # eq. (5): x <- x - (lr/l)(c1 grad L_gamma1 + c2 grad L_gamma2 + wd x);
+            # the two batches in a loop, so that the batch gradient is compiled
+            # (and inlined) once
+            for which in range(2):
+                perm = perm1 if which == 0 else perm2
+                out = g if which == 0 else g2
+                batch_grad(x, data, params.batch_size, params.sampler, which, k, path, seed, perm, buf, cur, t1, out)
             s = params.step
             wd = params.weight_decay
             c1 = params.c1
