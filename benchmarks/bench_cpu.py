@@ -16,7 +16,7 @@ Flops per path-step are counted from the kernels (multiply and add count one
 each): SGD on LinearRegression does per sample a dot (2d) and an axpy (2d),
 so 4Bd + 3d; SVAG twice the batch work, 8Bd + 5d.  On SphereRegression a
 sample also adds r_i (a_i.u) to a sum (3 more), and the batch's sum takes
-5d to normalise (``kernels/models.py::sp_rows_grad``): B(4d + 3) + 5d, and
+5d to normalise (``kernels/fast/models.py::sp_rows_grad``): B(4d + 3) + 5d, and
 3d for the update.  NGD and Euler-Maruyama: the gradient, H x - b (2d^2) on
 LinearRegression, P_u (H u - b) / |x| (2d^2 + 8d) on SphereRegression (which
 summed the n per-sample gradients before, n(4d + 3) + 6d); and the exact noise.
@@ -71,7 +71,7 @@ def flops(model, alg):
     if model.noise_method == "moments":
         e = D * (D + 1) // 2 + D
         return grad + 2 * model.noise_dim * e + 2 * D * D + (10 if sphere else 7) * D
-    # per sample (kernels/models.py::linear_rows, weighted): the residual 2d, the weighted axpy
+    # per sample (kernels/fast/models.py::linear_rows, weighted): the residual 2d, the weighted axpy
     # 2d, the weight and the sum of r_i (a_i.u) 4; then the mean gradient again (the
     # noise's own), and O(d) to finish
     return 2 * grad + N * (4 * D + 4) + 6 * D

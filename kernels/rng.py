@@ -130,7 +130,7 @@ def build(jit, xp, bits=None):
         compiled scalar code.
     bits : tuple of two functions, optional
         ``(f64_bits, bits_f64)``, the bit casts between float64 and int64
-        (``kernels.simd`` on the CPU): ``log_unit`` then splits u into
+        (``kernels.fast.simd`` on the CPU): ``log_unit`` then splits u into
         exponent and mantissa from its bits, with the same result as the
         portable form (which takes None: NumPy and the GPU).
 
