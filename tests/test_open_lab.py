@@ -358,17 +358,20 @@ USER_RUN = textwrap.dedent(
         out[0] = u * (2.0 * x[0] + row[0])
 
     model = FiniteSum(np.linspace(-0.5, 0.5, 9)[:, None], loss, grad, dim=1)
-    print(simulate(model, SGD(0.05, 2), [0.5], [0.5], paths=64, seed=1).mean("loss")[0])
+    print(simulate(model, SGD(0.05, 2), [0.5], [0.5], paths=64, seed=1, progress=False).mean("loss")[0])
     """
 )
 
 
 def test_user_kernels_compile_once_per_machine_and_say_so(tmp_path):
     """A fresh cache: the first process prints one line while the kernel
-    compiles; the second loads it from the disk cache, silently, with the same result."""
+    compiles (with the progress bar off too); the second loads it from the
+    disk cache, silently, with the same result."""
     script = tmp_path / "user_run.py"
     script.write_text(USER_RUN)
-    env = dict(os.environ, TOYLAB_CACHE_DIR=str(tmp_path / "cache"))
+    # the code under test, not an installed copy
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ, TOYLAB_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=root)
     runs = [subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
             for _ in range(2)]
     assert "toylab: compiling SGD x FiniteSum for cpu, once per machine" in runs[0].stderr

@@ -33,10 +33,11 @@ def label(spec, backend="cpu"):
     return f"{type(spec.algorithm).__name__} x {type(spec.model).__name__} for {backend}"
 
 
-def announce(spec, ready, progress, backend="cpu"):
+def announce(spec, ready, backend="cpu"):
     """One line on stderr while a kernel compiles (not when it is ``ready``: compiled
-    in this process or held by the disk cache)."""
-    if progress and not ready:
+    in this process or held by the disk cache), progress bar or not: on the
+    CPU once per machine and kernel."""
+    if not ready:
         where = "once per machine" if backend == "cpu" else "once per process"
         sys.stderr.write(f"toylab: compiling {label(spec, backend)}, {where} ...\n")
         sys.stderr.flush()
@@ -75,7 +76,7 @@ def run(spec, progress):
     """Run ``spec``; returns (Accumulator, diverged per record)."""
     fast = _fast.choose(spec.model, spec.algorithm)
     runner = _FastRunner(spec, fast) if fast else _GeneralRunner(spec)
-    announce(spec, runner.cached or bool(runner.kernel.signatures), progress)
+    announce(spec, runner.cached or bool(runner.kernel.signatures))
     # compiled (or loaded from the disk cache) before the progress bar starts,
     # so its rate and time left are those of the simulation
     runner(0, 0, None, None, None)

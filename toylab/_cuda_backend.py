@@ -101,7 +101,7 @@ def run(spec, progress):
     fast = _fast.choose(spec.model, spec.algorithm)
     kernel, args = _fast_launch(spec, fast) if fast else _general_launch(spec)
     # numba.cuda compiles once per process, on the first launch
-    announce(spec, bool(getattr(kernel, "overloads", None)), progress, backend="cuda")
+    announce(spec, bool(getattr(kernel, "overloads", None)), backend="cuda")
     n_perm = index_array_length(spec)
     R = len(spec.record_steps)
     total_blocks = -(-spec.paths // STAT_BLOCK)
