@@ -27,19 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FIRST_CALL = r'''
 import sys, time
 sys.path.insert(0, {root!r})
-import numba, numpy as np
+import numpy as np
+from tests.test_open_lab import well_grad as grad, well_loss as loss
 from toylab import GD, NGD, SGD, SVAG, EulerMaruyama, simulate
 from toylab.models import FiniteSum, GaussianLinearRegression, LinearRegression, NoisyQuadratic, SphereRegression
-
-@numba.njit
-def loss(x, row):
-    u = x[0] * x[0] - 1.0 + row[0] * x[0]
-    return 0.5 * u * u
-
-@numba.njit
-def grad(x, row, out):
-    u = x[0] * x[0] - 1.0 + row[0] * x[0]
-    out[0] = u * (2.0 * x[0] + row[0])
 
 rng = np.random.default_rng(0)
 A = rng.normal(size=(64, 10))
@@ -65,7 +56,7 @@ def first_call(model, algorithm, cache, fast):
     env["TOYLAB_CACHE_DIR"] = str(cache)
     env["TOYLAB_FAST"] = "1" if fast else "0"
     code = FIRST_CALL.format(root=str(ROOT), model=model, algorithm=algorithm)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
     if done.returncode != 0:
         raise SystemExit(f"{algorithm} x {model} failed:\n{done.stderr}")
     return float(done.stdout.strip().splitlines()[-1])

@@ -43,23 +43,8 @@ if {quick}:
     work = {{k: (p // 10, s // 2) for k, (p, s) in work.items()}}
 x0 = np.full(D, 0.3)
 if {user}:
-    import numba
+    from tests.test_open_lab import lr_grad, lr_loss
     from toylab.models import FiniteSum
-
-    @numba.njit
-    def lr_loss(x, row):
-        r = -row[x.shape[0]]
-        for c in range(x.shape[0]):
-            r += row[c] * x[c]
-        return 0.5 * r * r
-
-    @numba.njit
-    def lr_grad(x, row, out):
-        r = -row[x.shape[0]]
-        for c in range(x.shape[0]):
-            r += row[c] * x[c]
-        for c in range(x.shape[0]):
-            out[c] = row[c] * r
 
     models["FiniteSum"] = FiniteSum(np.column_stack([A, y]), lr_loss, lr_grad, dim=D)
 out = {{}}

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from . import batches as _batches
 from . import rng as R
 
 
@@ -28,6 +29,7 @@ def build(jit, sample_loss, sample_grad):
     """The namespace of compiled functions of the engine's model protocol."""
     rng = R.build(jit, math)
     draw_bounded = rng.draw_bounded
+    shuffle_batch = _batches.build(jit, rng)
     next_normal = rng.next_normal
     sqrt = math.sqrt
     kind_noise = np.uint64(R.KIND_NOISE)
@@ -66,10 +68,8 @@ def build(jit, sample_loss, sample_grad):
     def batch_grad(x, data, B, sampler, which, k, path, seed, perm, buf, cur, t, out):
         # (1/B) sum_{i in batch} g_i(x), the batch drawn as the NumPy backend
         # draws it: with replacement, B indices of stream (k, KIND_BATCH)
-        # used as drawn; without replacement, a partial Fisher-Yates shuffle
-        # of the path's index array (place b takes b + uniform [0, n - b));
-        # reshuffling, a shuffle of the first (n // B) B places at each epoch's
-        # first step from stream (epoch, KIND_EPOCH), walked in blocks of B
+        # used as drawn; without replacement and reshuffling, the path's
+        # index array shuffled (kernels.batches)
         rows = data.rows
         n = rows.shape[0]
         kind = k_batch1 if which == 0 else k_batch2
@@ -81,22 +81,8 @@ def build(jit, sample_loss, sample_grad):
                 i = int(draw_bounded(buf, cur, seed, path, k, kind, np.uint64(n)))
                 add_sample_grad(x, rows, i, t, out)
         else:
-            start = 0
-            n_swaps = B
-            stream_step = k
-            stream_kind = kind
-            if sampler == 2:
-                per_epoch = n // B
-                epoch = k // per_epoch
-                start = (k - epoch * per_epoch) * B
-                n_swaps = per_epoch * B if start == 0 else 0
-                stream_step = epoch
-                stream_kind = k_epoch1 if which == 0 else k_epoch2
-            for b in range(n_swaps):
-                j = b + int(draw_bounded(buf, cur, seed, path, stream_step, stream_kind, np.uint64(n - b)))
-                tmp = perm[b]
-                perm[b] = perm[j]
-                perm[j] = tmp
+            epoch_kind = k_epoch1 if which == 0 else k_epoch2
+            start = shuffle_batch(perm, n, B, sampler, k, kind, epoch_kind, seed, path, buf, cur)
             for b in range(start, start + B):
                 add_sample_grad(x, rows, perm[b], t, out)
         for c in range(x.shape[0]):

@@ -58,6 +58,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .. import batches as _batches
 from .. import rng as R
 from .. import tagged
 
@@ -96,6 +97,7 @@ def build(jit, xp, rng, hot=None, lanes=None):
     SphereRegression) sum their batch gradients in vectors.
     """
     hot = jit if hot is None else hot
+    shuffle_batch = _batches.build(hot, rng)
     sqrt = xp.sqrt
     next_normal = rng.next_normal
     fill_normals = rng.fill_normals
@@ -218,29 +220,10 @@ def build(jit, xp, rng, hot=None, lanes=None):
             else:
                 for c in range(d):
                     out[c] = 0.0
-                # Without replacement the batch is perm[start:start + B], drawn
-                # first by a partial Fisher-Yates shuffle (place b takes
-                # b + (uniform in [0, n - b))); then one pass of sample gradients
-                # in batch order.  One inlined copy of the draw and of the sample
-                # gradient serves both samplers.
-                start = 0
-                n_swaps = B
-                stream_step = step
-                stream_kind = kind
-                if sampler == 2:
-                    # random reshuffling: a whole permutation at each epoch's first
-                    # step, from the epoch's stream; batches follow its order
-                    per_epoch = n // B
-                    epoch = step // per_epoch
-                    start = (step - epoch * per_epoch) * B
-                    n_swaps = per_epoch * B if start == 0 else 0
-                    stream_step = epoch
-                    stream_kind = epoch_kind
-                for b in range(n_swaps):
-                    j = b + int(draw_bounded(buf, cur, seed, path, stream_step, stream_kind, np.uint64(n - b)))
-                    tmp = perm[b]
-                    perm[b] = perm[j]
-                    perm[j] = tmp
+                # Without replacement the batch is perm[start:start + B]
+                # (kernels.batches); then one pass of sample gradients in
+                # batch order.
+                start = shuffle_batch(perm, n, B, sampler, step, kind, epoch_kind, seed, path, buf, cur)
                 for b in range(start, start + B):
                     sample_grad_add(x, data, perm[b], aux, out)
             for c in range(d):
