@@ -9,7 +9,8 @@ steps, so the time is the compile); a second fresh process then loads it from
 that cache.  General kernels: a user ``FiniteSum`` (the README's double well),
 the population models, and LinearRegression and SphereRegression in the
 general engine (``TOYLAB_FAST=0``); fast kernels: LinearRegression and
-SphereRegression under each built-in algorithm.  Targets: a general kernel
+SphereRegression under each built-in algorithm, and NGD with either noise
+construction (per sample at n = 64, the moment factor).  Targets: a general kernel
 <= 5 s, a fast one <= 15 s.
 """
 
@@ -40,6 +41,8 @@ models = {{
     "NoisyQuadratic": (NoisyQuadratic(np.eye(10), 0.1 * np.eye(10)), np.full(10, 0.3)),
     "LinearRegression": (LinearRegression(A, A @ np.ones(10)), np.full(10, 0.3)),
     "SphereRegression": (SphereRegression(A, np.zeros(64)), np.full(10, 0.3)),
+    "LinearRegression (moments)": (LinearRegression(A, A @ np.ones(10), noise="moments"), np.full(10, 0.3)),
+    "SphereRegression (moments)": (SphereRegression(A, np.zeros(64), noise="moments"), np.full(10, 0.3)),
 }}
 algs = {{"SGD": SGD(0.01, 8), "SVAG": SVAG(0.01, 8, 4), "NGD": NGD(0.01, 8),
         "EulerMaruyama": EulerMaruyama(0.01, 8, 0.005), "GD": GD(0.01)}}
@@ -70,6 +73,8 @@ def main(argv=None):
     cases = [("general", m, a, False) for m in ("FiniteSum", "GaussianLinearRegression", "NoisyQuadratic",
                                                  "LinearRegression", "SphereRegression") for a in algorithms]
     cases += [("fast", m, a, True) for m in ("LinearRegression", "SphereRegression") for a in algorithms]
+    # NGD's other fast form: the noise from the moment factor (n = 64 draws it per sample)
+    cases += [("fast", m, "NGD", True) for m in ("LinearRegression (moments)", "SphereRegression (moments)")]
     print("| kernel | model | algorithm | cold compile (s) | from the disk cache (s) |")
     print("|---|---|---|---|---|")
     for kind, model, algorithm, fast in cases:

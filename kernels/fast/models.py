@@ -620,8 +620,11 @@ def build(jit, xp, rng, hot=None, lanes=None):
                 upper_row(W, z_lo, z_hi, c0 + 7, d, lo, hi),
             )
 
-        @hot
+        @jit
         def packed_mv(W, z, d, out):
+            # (a call, not inlined: its sixteen inlined window loads and
+            # horizontal sums were a third of a cold compile of the noise's
+            # kernel, and the call costs little beside the step)
             # out = S z + s for the symmetric S packed as its upper triangle row
             # by row, then s (W), where d <= 16.  Row c is loaded with each
             # column j in lane j (kernels.fast.simd.vload_window), so that
