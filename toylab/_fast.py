@@ -61,7 +61,8 @@ def choose(model, algorithm):
     of a built-in model that keeps its per-sample functions (and its compiled
     form) is served as its parent is; one that changes them is not.
     """
-    if not ENABLED or type(algorithm) not in ALGORITHMS:
+    if not ENABLED or type(algorithm) not in ALGORITHMS or algorithm.state_vectors:
+        # the fast kernels carry no state beyond x: momentum runs in the general engine
         return None
     for name, (cls, loss, grad) in MODELS.items():
         if (
@@ -154,7 +155,7 @@ def model_data(model):
     and s_ls = (1/n) sum_i |a_i|^2 r_i(x_ls)^2; the moment factor's columns;
     and on the sphere the factor F of its quartic records, F^T row by row.
     """
-    A, n, d = model.A, model.n_samples, model.dim
+    A, n = model.A, model.n_samples
     r_ls = model._ref_residuals[0]
     row_sq = np.einsum("ij,ij->i", A, A)
     factor, r = _moment_arrays(model)

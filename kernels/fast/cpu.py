@@ -15,7 +15,6 @@ way, under a key that hashes the observables' code (``kernels.cache``).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import njit
 

@@ -214,7 +214,6 @@ def _in_lanes(hot, lanes, batch_sum_lanes, bound):
         lanes.vmul, lanes.vadd, lanes.vsub, lanes.vdiv, lanes.beyond,
     )
     L = lanes.LANES
-    NARROW = lanes.NARROW
     k1, k2 = R.KIND_BATCH1, R.KIND_BATCH2
 
     @hot

@@ -106,7 +106,6 @@ def test_weight_decay_is_one_deterministic_term(setup, wd, sampler):
     B = min(2, model.n_samples)
     x = np.tile(x0, (PATHS, 1))
     for with_wd, without in zip(_algorithms(lr, B, wd, sampler), _algorithms(lr, B, 0.0, sampler)):
-        ids = np.arange(PATHS, dtype=np.uint64)
         a = stepper(model, with_wd, seed)(x, 0)
         b = stepper(model, without, seed)(x, 0)
         expected = -with_wd.step_time * wd * x
@@ -119,7 +118,6 @@ def test_weight_decay_population_model(args, wd, seed):
     h, x_star, x0 = args
     model = GaussianLinearRegression(h, x_star, 0.5)
     x = np.tile(x0, (PATHS, 1))
-    ids = np.arange(PATHS, dtype=np.uint64)
     for with_wd, without in zip(_algorithms(0.1, 3, wd, "with_replacement"), _algorithms(0.1, 3, 0.0, "with_replacement")):
         a = stepper(model, with_wd, seed)(x, 0)
         b = stepper(model, without, seed)(x, 0)
