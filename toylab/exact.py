@@ -57,6 +57,11 @@ def _check(model, algorithm):
             "(exact moments exist for LinearRegression, GaussianLinearRegression and NoisyQuadratic, and for a "
             "FiniteSum whose per-sample gradients are affine, declared with FiniteSum(..., linear=True))"
         )
+    if getattr(algorithm, "momentum", 0.0):
+        raise ValueError(
+            f"{type(algorithm).__name__}(momentum={algorithm.momentum}): toylab.exact has no exact moments with "
+            "momentum yet; simulate it, or use momentum=0"
+        )
     if hasattr(algorithm, "batch_size"):
         model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
 

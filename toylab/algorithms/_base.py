@@ -4,7 +4,8 @@ An algorithm is one file (``sgd.py``, ``svag.py``, ...): a frozen dataclass of
 hyperparameters subclassing :class:`Algorithm`, with
 
 * ``state_vectors``: how many per-path vectors of length d it carries beyond x
-  (zeroed at the start of every path; heavy-ball momentum's velocity is one);
+  (zeroed at the start of every path; heavy-ball momentum's velocity is one:
+  SGD and NGD with ``momentum`` > 0);
 * ``numpy_step(model, draws, x, state, k)``: the step on a chunk of paths, the
   readable specification, drawing its randomness from ``draws``
   (``toylab._numpy_backend.Draws``: ``batch_grad(x, k, which)`` and
@@ -41,14 +42,16 @@ class Algorithm:
     gaussian_noise = False
     #: a discrete-time algorithm that ``simulate`` can run
     discrete = True
-    #: per-path vectors of length d carried beyond x, zeroed at the start
-    state_vectors = 0
-
     def _check_common(self):
         object.__setattr__(self, "lr", V.real("lr", self.lr, positive=True))
         object.__setattr__(self, "weight_decay", V.real("weight_decay", self.weight_decay, nonnegative=True))
         if hasattr(self, "batch_size"):
             object.__setattr__(self, "batch_size", V.integer("batch_size", self.batch_size, minimum=1))
+        if hasattr(self, "momentum"):
+            mu = V.real("momentum", self.momentum, nonnegative=True)
+            if mu >= 1:
+                raise ValueError(f"momentum must be in [0, 1), got {mu}")
+            object.__setattr__(self, "momentum", mu)
         if hasattr(self, "sampler"):
             allowed = SAMPLERS if self.draws_batches else COV_SAMPLERS
             if self.sampler == "reshuffle" and not self.draws_batches:
@@ -63,6 +66,12 @@ class Algorithm:
     def step_time(self):
         """SDE time advanced by one step."""
         return self.lr
+
+    @property
+    def state_vectors(self):
+        """Per-path vectors of length d carried beyond x, zeroed at the start:
+        heavy-ball momentum's velocity where ``momentum`` > 0, else none."""
+        return 1 if getattr(self, "momentum", 0.0) else 0
 
     @property
     def moment_coefficients(self):
