@@ -110,7 +110,65 @@ def test_bad_momentum_names_it(make, exc, match):
         make()
 
 
-def test_exact_refuses_momentum_with_a_clear_message():
+def test_exact_refuses_momentum_under_reshuffling_with_a_clear_message():
     model = tiny_regression(n=6, d=2)
-    with pytest.raises(ValueError, match="momentum"):
-        toylab.exact.moments(model, SGD(0.1, 2, momentum=0.5), [1.0, 0.0], [0.1])
+    with pytest.raises(ValueError, match="momentum.*reshuffl"):
+        toylab.exact.moments(model, SGD(0.1, 2, momentum=0.5, sampler="reshuffle"), [1.0, 0.0], [0.1])
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.5, 0.9])
+def test_exact_moments_with_momentum_are_the_map_of_x_and_b(mu):
+    """exact.moments with momentum on a 1-D NoisyQuadratic: the moment map of
+    (x, b) written out in this module, to rounding."""
+    h, c, lr, B = 1.5, 0.4, 0.05, 2
+    alg = SGD(lr, B, momentum=mu)
+    steps = np.array([1, 7, 60])
+    exact = toylab.exact.moments(NoisyQuadratic([[h]], [[c]]), alg, [0.0], steps * alg.step_time).mean("sq_norm")
+    np.testing.assert_allclose(exact, heavy_ball_moments(h, c, lr, mu, B, 60)[steps - 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("lr,mu", [(0.05, 0.0), (0.05, 0.5), (0.3, 0.9), (1.2, 0.9)])
+def test_closed_form_stationary_variance_per_eigendirection(lr, mu):
+    """theory.momentum_stationary_variance along each eigenvector of H, for a C
+    that does not commute with H, against exact.stationary's Lyapunov solve to 1e-10."""
+    rng = np.random.default_rng(7)
+    U = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    h = np.array([0.5, 1.0, 2.0])
+    H = U @ np.diag(h) @ U.T
+    G = rng.normal(size=(3, 3))
+    C = G @ G.T + 0.1 * np.eye(3)
+    B = 4
+    for alg in (SGD(lr, B, momentum=mu), NGD(lr, B, momentum=mu)):
+        S = toylab.exact.stationary(NoisyQuadratic(H, C), alg).cov
+        along = np.einsum("ij,jk,ki->i", U.T, S, U)
+        c = np.einsum("ij,jk,ki->i", U.T, C, U)
+        closed = toylab.theory.momentum_stationary_variance(lr, mu, h, c, B)
+        np.testing.assert_allclose(along, closed, rtol=1e-10)
+
+
+def test_momentum_sits_above_its_sde_by_the_closed_ratio():
+    """Against the SDE at lr/(1 - mu): exact stationary variances in the ratio
+    1/(1 - lr h/(2(1 + mu))), which tends to 1 as lr -> 0."""
+    h, c, B, mu = 1.5, 0.4, 2, 0.8
+    model = NoisyQuadratic([[h]], [[c]])
+    for lr in (0.5, 0.05, 0.005):
+        heavy = toylab.exact.stationary(model, SGD(lr, B, momentum=mu)).cov[0, 0]
+        sde = toylab.exact.stationary(model, toylab.SDE(lr / (1 - mu), B)).cov[0, 0]
+        assert heavy / sde == pytest.approx(toylab.theory.momentum_sde_ratio(lr, mu, h), rel=1e-10)
+    assert toylab.theory.momentum_sde_ratio(0.005, mu, h) == pytest.approx(1.0, abs=3e-3)
+
+
+@pytest.mark.parametrize("alg", [SGD(0.1, 2, momentum=0.6, weight_decay=0.05),
+                                 SGD(0.1, 2, momentum=0.6, sampler="without_replacement"),
+                                 NGD(0.1, 2, momentum=0.6)], ids=lambda a: f"{type(a).__name__}-{a.sampler}")
+def test_momentum_on_a_data_set_matches_the_exact_moments(alg):
+    """Multiplicative noise (LinearRegression): Monte Carlo of momentum SGD and
+    NGD within 4 standard errors of exact.moments of (x, b)."""
+    model = tiny_regression(n=8, d=3, seed=4)
+    x0 = np.array([1.0, -0.5, 0.3])
+    times = [alg.step_time * 3, alg.step_time * 15]
+    ens = simulate(model, alg, x0, times, paths=20_000, seed=11, progress=False)
+    exact = toylab.exact.moments(model, alg, x0, times)
+    for name in ("sq_norm", "loss", "grad_sq_norm", "noise_trace"):
+        gap = np.abs(ens.mean(name) - exact.mean(name))
+        assert np.all(gap < 4 * ens.stderr(name)), (name, gap / ens.stderr(name))

@@ -57,10 +57,10 @@ def _check(model, algorithm):
             "(exact moments exist for LinearRegression, GaussianLinearRegression and NoisyQuadratic, and for a "
             "FiniteSum whose per-sample gradients are affine, declared with FiniteSum(..., linear=True))"
         )
-    if getattr(algorithm, "momentum", 0.0):
+    if getattr(algorithm, "momentum", 0.0) and algorithm.sampler == "reshuffle":
         raise ValueError(
-            f"{type(algorithm).__name__}(momentum={algorithm.momentum}): toylab.exact has no exact moments with "
-            "momentum yet; simulate it, or use momentum=0"
+            f"{type(algorithm).__name__}(momentum={algorithm.momentum}, sampler='reshuffle'): toylab.exact has no "
+            "moments of momentum under reshuffling; use sampler='with_replacement' or 'without_replacement'"
         )
     if hasattr(algorithm, "batch_size"):
         model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
@@ -93,6 +93,46 @@ def _discrete_map(model, algorithm):
         return c, m1n, m2n
 
     return step
+
+
+def _momentum_map(model, algorithm):
+    """Heavy ball's moment map on the state z = (x, b) (2d numbers).
+
+    With g = (H + wd) x - b_L + xi the noisy gradient (b_L the linear term of
+    L; E xi = 0, E xi xi^T = f Sigma_1(x), SGD's batch noise or NGD's
+    Gaussian one): b' = mu b + g, x' = x - lr b', that is
+    z' = A z + a + (-lr, 1) xi with
+
+        A = [[I - lr K, -lr mu I], [K, mu I]],  K = H + wd I,  a = (lr b_L, -b_L).
+
+    The noise adds (lr^2, -lr; -lr, 1) (x) f E Sigma_1(x) to the second
+    moments, from the x block of the moments.
+    """
+    H, b, _ = model.quadratic_form()
+    d = model.dim
+    lr, mu = algorithm.lr, algorithm.momentum
+    f = _noise_factor(model, algorithm)
+    K = H + algorithm.weight_decay * np.eye(d)
+    A = np.block([[np.eye(d) - lr * K, -lr * mu * np.eye(d)], [K, mu * np.eye(d)]])
+    a = np.concatenate([lr * b, -b])
+    aa = np.outer(a, a)
+    spread = np.array([[lr * lr, -lr], [-lr, 1.0]])
+
+    def step(c, m1, m2):
+        Am1 = m1 @ A.T
+        m1n = Am1 + c[:, None] * a
+        m2n = A @ m2 @ A.T + Am1[:, :, None] * a + a[:, None] * Am1[:, None, :] + c[:, None, None] * aa
+        S = f * model.expected_sigma1(c, m1[:, :d], m2[:, :d, :d])
+        return c, m1n, m2n + np.einsum("ij,kab->kiajb", spread, S).reshape(len(c), 2 * d, 2 * d)
+
+    return step
+
+
+def _step_map(model, algorithm):
+    """The moment map of a discrete algorithm and the size of its state: x, or (x, b) with momentum."""
+    if getattr(algorithm, "momentum", 0.0):
+        return _momentum_map(model, algorithm), 2 * model.dim
+    return _discrete_map(model, algorithm), model.dim
 
 
 def _sde_rhs(model, algorithm):
@@ -242,8 +282,10 @@ def moments(model, algorithm, x0, times):
 
     Parameters
     ----------
-    model : LinearRegression, GaussianLinearRegression or NoisyQuadratic
+    model : LinearRegression, GaussianLinearRegression, NoisyQuadratic or a linear FiniteSum
     algorithm : SGD, SVAG, NGD, EulerMaruyama, GD or SDE
+        SGD and NGD with ``momentum``: the moments of (x, b) evolve by the
+        exact map ``_momentum_map``; those of x are returned.
     x0 : array, shape (d,)
     times : array of increasing SDE times >= 0; for a discrete algorithm each
         must be a whole number of its steps.
@@ -276,15 +318,17 @@ def moments(model, algorithm, x0, times):
     if getattr(algorithm, "sampler", None) == "reshuffle":
         first, second = _reshuffle_moments(model, algorithm, x0, steps)
     else:
-        step = _discrete_map(model, algorithm)
-        c, m1, m2 = np.ones(1), x0[None, :].copy(), np.outer(x0, x0)[None]
+        # the state: x, or (x, b) with momentum (b starts at 0); the x block is reported
+        step, n = _step_map(model, algorithm)
+        z0 = np.concatenate([x0, np.zeros(n - d)])
+        c, m1, m2 = np.ones(1), z0[None, :].copy(), np.outer(z0, z0)[None]
         first, second, k = [], [], 0
         for target in steps:
             while k < target:
                 c, m1, m2 = step(c, m1, m2)
                 k += 1
-            first.append(m1[0])
-            second.append(_sym(m2[0]))
+            first.append(m1[0, :d])
+            second.append(_sym(m2[0, :d, :d]))
         first, second = np.array(first), np.array(second)
     return Moments(model, algorithm, times, first, second)
 
@@ -323,7 +367,8 @@ def stationary(model, algorithm):
             )
         m = np.linalg.solve(-Gmm, Gmc)
     else:
-        T = _matrix(_discrete_map(model, algorithm), d)
+        step, n = _step_map(model, algorithm)
+        T = _matrix(step, n)
         Tmm, Tmc = T[1:, 1:], T[1:, 0]
         radius = np.max(np.abs(np.linalg.eigvals(Tmm)))
         if radius >= 1 - 1e-12:
@@ -332,6 +377,9 @@ def stationary(model, algorithm):
                 f"radius {radius:.6g} >= 1 (learning rate too large, or a flat direction without weight decay)"
             )
         m = np.linalg.solve(np.eye(len(Tmm)) - Tmm, Tmc)
+        # with momentum the state is (x, b): the x block
+        m1, m2 = _unpack(np.concatenate([[1.0], m]), n)
+        return StationaryMoments(model, algorithm, m1[:d], m2[:d, :d])
     first, second = _unpack(np.concatenate([[1.0], m]), d)
     return StationaryMoments(model, algorithm, first, second)
 

@@ -38,6 +38,8 @@ __all__ = [
     "min_sde_closeness",
     "lsr_kappa_max",
     "lsr_critical_ratio",
+    "momentum_stationary_variance",
+    "momentum_sde_ratio",
 ]
 
 
@@ -272,3 +274,45 @@ def lsr_critical_ratio(kappa, C, lr, weight_decay):
     if kappa <= C**2 * rho:
         return math.inf
     return (C**2 * rho - 1.0) / (kappa - C**2 * rho)
+
+
+# ---------------------------------------------------------------------------
+# heavy-ball momentum on a quadratic with additive noise (Liu, Ziyin & Ueda)
+
+
+def momentum_stationary_variance(lr, momentum, h, c, batch_size=1):
+    r"""Stationary variance of heavy-ball SGD along one eigen-direction of a noisy quadratic.
+
+    On ``L = h x^2 / 2`` with gradient noise of variance ``sigma^2 = c / B``,
+    ``b <- mu b + h x + xi``, ``x <- x - lr b`` has, where it is stable
+    (``0 < lr h < 2 (1 + mu)``),
+
+        Var x = lr sigma^2 (1 + mu) / (h (1 - mu) (2 (1 + mu) - lr h))
+
+    (docs/mathematics.md derives it from the stationary equations of (x, b)).
+    On ``NoisyQuadratic(H, C)`` it is the variance along an eigenvector u of
+    H with ``h = u^T H u`` and ``c = u^T C u``, whatever C: the dynamics
+    decouple along H's eigenvectors and the variance along u sees only the
+    noise along u.  ``momentum=0`` gives SGD's ``lr sigma^2 / (h (2 - lr h))``.
+    Arrays broadcast.
+    """
+    mu = np.asarray(momentum, dtype=float)
+    h = np.asarray(h, dtype=float)
+    sigma2 = np.asarray(c, dtype=float) / batch_size
+    return lr * sigma2 * (1.0 + mu) / (h * (1.0 - mu) * (2.0 * (1.0 + mu) - lr * h))
+
+
+def momentum_sde_ratio(lr, momentum, h):
+    r"""Heavy-ball SGD's stationary variance over that of its SDE, along one eigen-direction.
+
+    The SDE of SGD at the effective learning rate ``lr / (1 - mu)``,
+    ``dX = -h X dt + (lr sigma^2 / (1 - mu))^{1/2} dW``, has stationary
+    variance ``lr sigma^2 / (2 h (1 - mu))``; heavy ball's
+    (:func:`momentum_stationary_variance`) exceeds it by
+
+        1 / (1 - lr h / (2 (1 + mu))),
+
+    which tends to 1 as lr h -> 0 at fixed mu (the continuous limit) and, at a
+    given lr h, is closer to 1 the larger mu.
+    """
+    return 1.0 / (1.0 - lr * np.asarray(h, dtype=float) / (2.0 * (1.0 + np.asarray(momentum, dtype=float))))
