@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Sampler codes (``kernels.engine.SAMPLER_CODES``).
-WITHOUT_REPLACEMENT = 1
+#: Random reshuffling's code (``kernels.engine.SAMPLER_CODES``); 1 is without replacement.
 RESHUFFLE = 2
 
 

@@ -46,9 +46,6 @@ from . import DIVERGENCE_BOUND
 #: Sampler names to the codes the compiled batch draws take.
 SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
 
-#: The built-in observables, in the order of ``toylab.simulate.BUILTIN_OBSERVABLES``.
-N_BUILTIN = 6
-
 
 def build_path(jit, bound=DIVERGENCE_BOUND):
     """``start(x, state, x0, perm1, perm2)`` puts a path at x0 with a zero state

@@ -16,7 +16,8 @@ import weakref
 
 import numpy as np
 
-from ._kernels.fast.models import NORMAL_CHUNK, SAMPLER_CODES, LinearData, moment_scratch_length
+from ._kernels.engine import SAMPLER_CODES
+from ._kernels.fast.models import NORMAL_CHUNK, LinearData, moment_scratch_length
 from ._kernels.fast.simd import LANES, NARROW
 from ._kernels.fast.steps import IN_LANES, FastParams
 from .algorithms import GD, NGD, SGD, SVAG, EulerMaruyama

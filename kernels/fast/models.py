@@ -67,8 +67,6 @@ LinearData = namedtuple(
     "LinearData", ["A", "y", "H", "b", "Q", "x_ls", "q_ls", "loss_ls", "s_ls", "U", "r", "FT", "r4", "n"]
 )
 
-SAMPLER_CODES = {"with_replacement": 0, "without_replacement": 1, "reshuffle": 2}
-
 #: Normals the CPU draws at once in the per-sample noise (even: whole pairs).
 NORMAL_CHUNK = 64
 
