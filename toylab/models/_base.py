@@ -13,6 +13,19 @@ from .. import _validate as V
 from ..samplers import SAMPLERS, batch_factor, check_sampler
 
 
+def expected_grad_outer(H, b, c, m1, m2):
+    """E[grad L grad L^T] for grad L(x) = H x - b, from ``c = E 1``, ``m1 = E x``,
+    ``m2 = E x x^T``: ``H m2 H - H m1 b^T - b m1^T H + c b b^T`` (H symmetric),
+    vectorised over a leading axis: c (K,), m1 (K, d), m2 (K, d, d)."""
+    Hm1 = m1 @ H
+    return (
+        H @ m2 @ H
+        - Hm1[:, :, None] * b[None, None, :]
+        - b[None, :, None] * Hm1[:, None, :]
+        + c[:, None, None] * np.outer(b, b)
+    )
+
+
 class Model:
     """Base class of the toy losses.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from ._base import expected_grad_outer
 from .data_set import DataSetModel
 
 
@@ -128,14 +129,7 @@ class LinearRegression(DataSetModel):
         A, y, H, b = self.A, self.y, self.H, self.b
         r2 = np.einsum("ni,kij,nj->kn", A, m2, A) - 2 * (m1 @ A.T) * y + c[:, None] * y * y
         second = np.einsum("kn,ni,nj->kij", r2, A, A) / self.n_samples
-        Hm1 = m1 @ H
-        grad_outer = (
-            H @ m2 @ H
-            - Hm1[:, :, None] * b[None, None, :]
-            - b[None, :, None] * Hm1[:, None, :]
-            + c[:, None, None] * np.outer(b, b)
-        )
-        return second - grad_outer
+        return second - expected_grad_outer(H, b, c, m1, m2)
 
     def batch_affine(self, idx):
         """``(H_gamma, b_gamma)`` of a batch: grad L_gamma(x) = H_gamma x - b_gamma."""

@@ -11,7 +11,7 @@ import numpy as np
 from .. import _validate as V
 from .._kernels import finite_sum as _compiled_finite_sum
 from .._kernels.cache import code_hash
-from ._base import Model
+from ._base import Model, expected_grad_outer
 
 #: The compiled kernels' view of a finite data set: its rows, one sample each.
 FiniteSumData = namedtuple("FiniteSumData", ["rows"])
@@ -255,14 +255,7 @@ class FiniteSum(Model):
         Gm = np.einsum("nij,kj->kni", G, m1)
         cross = np.einsum("kni,nj->kij", Gm, ci) / n
         second = second + cross + np.transpose(cross, (0, 2, 1)) + c[:, None, None] * (ci.T @ ci / n)
-        Hm1 = m1 @ H
-        grad_outer = (
-            H @ m2 @ H
-            - Hm1[:, :, None] * b[None, None, :]
-            - b[None, :, None] * Hm1[:, None, :]
-            + c[:, None, None] * np.outer(b, b)
-        )
-        return second - grad_outer
+        return second - expected_grad_outer(H, b, c, m1, m2)
 
     def batch_affine(self, idx):
         """``(H_gamma, b_gamma)`` of a batch: grad L_gamma(x) = H_gamma x - b_gamma."""
