@@ -11,7 +11,6 @@ A model's compiled functions (``data`` is the model's named tuple of arrays,
 ``toylab.models.Model.kernel_data``; ``t``, ``t2`` and ``out`` are scratch and
 output vectors of length d):
 
-* ``loss(x, data) -> float``: L(x)
 * ``grad(x, data, t, out)``: grad L(x) into ``out``
 * ``batch_grad(x, data, B, sampler, which, k, path, seed, perm, buf, cur, t, out)``:
   the gradient of batch ``which`` (0 or 1: SVAG draws two) of size B at step k,
@@ -21,10 +20,11 @@ output vectors of length d):
   of ``rng.draw_bounded``
 * ``noise(x, data, k, path, seed, t, t2, out)``: a draw of N(0, Sigma_1(x))
   from the ``KIND_NOISE`` stream of step k
-* ``sigma1_trace(x, data, t, t2) -> float``: tr Sigma_1(x)
 * ``record(x, data, t, out) -> (L(x), tr Sigma_1(x))`` with grad L(x) into
-  ``out`` (optional; where the three share work, as the sums over a finite
-  data set do)
+  ``out``: what the records take; or, from which the engine composes it,
+  ``loss(x, data) -> float`` (L(x)) and ``sigma1_trace(x, data, t, t2) ->
+  float`` (tr Sigma_1(x)).  A finite sum gives ``record``, whose three sums
+  share one pass over the data.
 
 An algorithm's compiled step, built by its ``compiled_step(jit, model)``
 from the model's functions (``params`` is its named tuple of

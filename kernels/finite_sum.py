@@ -8,8 +8,8 @@ A finite data set of n rows (``data.rows``, shape (n, k)) and per-sample
 written in the Numba subset (loops, no allocation) give every function of the
 engine's model protocol (``kernels.engine``): L = (1/n) sum_i l_i, its
 gradient, a batch gradient under every sampler, an exact Gaussian draw of
-Sigma_1(x) from n normals, tr Sigma_1(x), and the records' ``record``: all
-three of L, grad L and tr Sigma_1 in one pass over the data.  Each is the formula of
+Sigma_1(x) from n normals, and the records' ``record``: L, grad L and
+tr Sigma_1 in one pass over the data.  Each is the formula of
 ``toylab.models.FiniteSum`` (the NumPy reference), and draws its random
 numbers from the streams the NumPy backend documents.
 """
@@ -42,15 +42,6 @@ def build(jit, sample_loss, sample_grad):
         sample_grad(x, rows[i], t)
         for c in range(x.shape[0]):
             out[c] += t[c]
-
-    @jit
-    def loss(x, data):
-        # L(x) = (1/n) sum_i l_i(x)
-        rows = data.rows
-        s = 0.0
-        for i in range(rows.shape[0]):
-            s += sample_loss(x, rows[i])
-        return s / rows.shape[0]
 
     @jit
     def grad(x, data, t, out):
@@ -112,29 +103,11 @@ def build(jit, sample_loss, sample_grad):
             out[c] = (out[c] - zsum * (t2[c] / n)) * scale
 
     @jit
-    def sigma1_trace(x, data, t, t2):
-        # tr Sigma_1 = (1/n) sum_i |g_i|^2 - |grad L|^2
-        rows = data.rows
-        n = rows.shape[0]
-        d = x.shape[0]
-        for c in range(d):
-            t2[c] = 0.0
-        sq = 0.0
-        for i in range(n):
-            sample_grad(x, rows[i], t)
-            for c in range(d):
-                sq += t[c] * t[c]
-                t2[c] += t[c]
-        mean_sq = 0.0
-        for c in range(d):
-            mean_sq += (t2[c] / n) * (t2[c] / n)
-        return sq / n - mean_sq
-
-    @jit
     def record(x, data, t, out):
-        # L(x), grad L(x) into out and tr Sigma_1(x), in one pass over the data
-        # (the records' cost is O(n d) a record time; three passes cost three
-        # times that): the sums of loss, grad and sigma1_trace in their order
+        # L(x) = (1/n) sum_i l_i, grad L(x) = (1/n) sum_i g_i into out and
+        # tr Sigma_1(x) = (1/n) sum_i |g_i|^2 - |grad L|^2, in one pass over the
+        # data (the records' cost is O(n d) a record time; three passes cost
+        # three times that)
         rows = data.rows
         n = rows.shape[0]
         d = x.shape[0]
@@ -154,6 +127,4 @@ def build(jit, sample_loss, sample_grad):
             mean_sq += out[c] * out[c]
         return s / n, sq / n - mean_sq
 
-    return SimpleNamespace(
-        loss=loss, grad=grad, batch_grad=batch_grad, noise=noise, sigma1_trace=sigma1_trace, record=record
-    )
+    return SimpleNamespace(grad=grad, batch_grad=batch_grad, noise=noise, record=record)

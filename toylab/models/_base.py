@@ -68,8 +68,9 @@ class Model:
 
     def kernel_functions(self):  # pragma: no cover - abstract
         """``(build, functions)``: ``build(jit, *functions)`` returns the namespace of
-        compiled functions of the engine's model protocol (``loss``, ``grad``,
-        ``batch_grad``, ``noise``, ``sigma1_trace``; ``toylab._kernels.engine``).
+        compiled functions of the engine's model protocol (``grad``,
+        ``batch_grad``, ``noise``, and ``record`` or ``loss`` with
+        ``sigma1_trace``; ``toylab._kernels.engine``).
         Kernels are keyed by the code of ``build`` and ``functions``, so a
         subclass that keeps them runs the kernels of its parent."""
         raise NotImplementedError(f"{type(self).__name__} has no compiled form; use backend='numpy'")
