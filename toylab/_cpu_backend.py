@@ -58,30 +58,16 @@ def general_kernel(spec):
     return cpu.get_kernel(key, lambda jit: build(jit, *map(jit, functions)), compiled_step, user, label(spec))
 
 
-def trace_factor(spec):
-    """f with tr Sigma_B = f tr Sigma_1 where ``noise_trace`` is recorded, else -1."""
-    if "noise_trace" not in spec.observables:
-        return -1.0
-    return spec.model.batch_factor(spec.algorithm.batch_size, spec.algorithm.sampler)
-
-
-def index_array_length(spec):
-    """Length of each path's index arrays: n for the samplers without replacement, else 1."""
-    if spec.model.finite and getattr(spec.algorithm, "sampler", "with_replacement") != "with_replacement":
-        return spec.model.n_samples
-    return 1
-
-
 def run(spec, progress):
     """Run ``spec``; returns (Accumulator, diverged per record)."""
     fast = _fast.choose(spec.model, spec.algorithm)
     runner = _FastRunner(spec, fast) if fast else _GeneralRunner(spec)
     announce(spec, runner.cached or bool(runner.kernel.signatures))
-    # compiled (or loaded from the disk cache) before the progress bar starts,
-    # so its rate and time left are those of the simulation
-    runner(0, 0, None, None, None)
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
+    # compiled (or loaded from the disk cache) by a call on no blocks before the
+    # progress bar starts, so its rate and time left are those of the simulation
+    runner(0, 0, np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O)))
     acc = Accumulator(R, O)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     threads = numba.get_num_threads()
@@ -120,7 +106,7 @@ class _GeneralRunner:
         self.threads = numba.get_num_threads()
         self.pool = ThreadPoolExecutor(self.threads) if self.threads > 1 else None
         d, O = spec.model.dim, len(spec.observables)
-        n_perm = index_array_length(spec)
+        n_perm = spec.index_array_length
         self.scratch = [
             (
                 np.zeros((5, d)),
@@ -133,7 +119,6 @@ class _GeneralRunner:
             for _ in range(self.threads)
         ]
         self.scratch_floats_per_block = 0
-        first_user = len(spec.observables) - len(spec.user_observables)
         self.args = (
             spec.paths,
             spec.x0,
@@ -141,8 +126,8 @@ class _GeneralRunner:
             spec.algorithm.kernel_params(spec.model),
             np.uint64(spec.seed),
             spec.record_steps,
-            trace_factor(spec),
-            first_user,
+            spec.trace_factor,
+            spec.n_builtin,
         )
 
     def _call(self, first, nb, scratch, cnt, mean, m2):
@@ -150,9 +135,8 @@ class _GeneralRunner:
 
     def __call__(self, first, nb, cnt, mean, m2):
         if nb == 0:
-            R, O = len(self.spec.record_steps), len(self.spec.observables)
-            empty = np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O))
-            self._call(first, 0, self.scratch[0], *empty)
+            # no blocks to share out: one call, which compiles the kernel
+            self._call(first, 0, self.scratch[0], cnt, mean, m2)
             return
         # contiguous ranges of blocks, one a thread
         bounds = np.linspace(0, nb, min(self.threads, nb) + 1).astype(int)
@@ -182,12 +166,11 @@ class _FastRunner:
 
         self.spec = spec
         user = tuple(fn for _, fn in spec.user_observables)
-        n_builtin = len(spec.observables) - len(spec.user_observables)
         self.kernel, self.cached = cpu.get_kernel(
-            fast_model, type(spec.algorithm).__name__, user, n_builtin, form=_fast.kernel_form(spec)
+            fast_model, type(spec.algorithm).__name__, user, spec.n_builtin, form=_fast.kernel_form(spec)
         )
-        data, params, n_perm = _fast.kernel_inputs(spec)
-        self.n_perm = cpu.perm_length(n_perm, int(params.batch_size))
+        data, params = _fast.kernel_inputs(spec)
+        self.n_perm = cpu.perm_length(spec.index_array_length, int(params.batch_size))
         self.inputs = (data, params)
         # the noise's scratch only where a step draws noise (the records use t2's
         # first d numbers): kernels.fast.cpu.scratch fills it, which touches its pages
@@ -200,10 +183,7 @@ class _FastRunner:
         from ._kernels.fast.cpu import scratch
 
         spec = self.spec
-        R, O = len(spec.record_steps), len(spec.observables)
-        if nb == 0:
-            cnt, mean, m2 = np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O))
-        work = scratch(nb, spec.model.dim, O, self.n_perm, self.n_wide)
+        work = scratch(nb, spec.model.dim, len(spec.observables), self.n_perm, self.n_wide)
         self.kernel(first, nb, spec.paths, spec.x0, *self.inputs, np.uint64(spec.seed), spec.record_steps, *work,
                     cnt, mean, m2)
 

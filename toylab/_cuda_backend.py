@@ -45,7 +45,6 @@ def _general_launch(spec):
     """The general engine's kernel and its arguments after the first three."""
     from numba import cuda
 
-    from ._cpu_backend import trace_factor
     from ._kernels import cuda as kc
     from ._kernels.cache import code_hash, source_digest
 
@@ -61,7 +60,7 @@ def _general_launch(spec):
         spec.algorithm.kernel_params(spec.model),
         np.uint64(spec.seed),
         cuda.to_device(spec.record_steps),
-        trace_factor(spec),
+        spec.trace_factor,
         np.int64(spec.algorithm.state_vectors),
     )
     return kernel, args
@@ -74,7 +73,7 @@ def _fast_launch(spec, fast_model):
     from ._kernels.fast import cuda as kf
 
     kernel = kf.get_kernel(fast_model, type(spec.algorithm).__name__)
-    data, params, _ = _fast.kernel_inputs(spec)
+    data, params = _fast.kernel_inputs(spec)
     args = (cuda.to_device(spec.x0), _to_device(data), params, np.uint64(spec.seed), cuda.to_device(spec.record_steps))
     return kernel, args
 
@@ -85,7 +84,7 @@ def run(spec, progress):
         raise RuntimeError(reason)
     from numba import cuda
 
-    from ._cpu_backend import announce, index_array_length
+    from ._cpu_backend import announce
     from ._kernels import cuda as kc
 
     d, n_obs = spec.model.dim, len(spec.observables)
@@ -102,7 +101,7 @@ def run(spec, progress):
     kernel, args = _fast_launch(spec, fast) if fast else _general_launch(spec)
     # numba.cuda compiles once per process, on the first launch
     announce(spec, bool(getattr(kernel, "overloads", None)), backend="cuda")
-    n_perm = index_array_length(spec)
+    n_perm = spec.index_array_length
     R = len(spec.record_steps)
     total_blocks = -(-spec.paths // STAT_BLOCK)
     grid = max(1, min(_MAX_GRID, total_blocks, _PERM_BYTES // (STAT_BLOCK * 2 * n_perm * 8)))

@@ -205,13 +205,6 @@ def algorithm_params(model, algorithm):
     )
 
 
-def perm_length(model, algorithm):
-    """Length of each path's index array (only samplers without replacement use it)."""
-    if model.finite and getattr(algorithm, "sampler", "with_replacement") != "with_replacement":
-        return model.n_samples
-    return 1
-
-
 def kernel_inputs(spec):
-    """``(data, params, n_perm)`` for a run: what every fast kernel takes."""
-    return model_data(spec.model), algorithm_params(spec.model, spec.algorithm), perm_length(spec.model, spec.algorithm)
+    """``(data, params)`` for a run: what every fast kernel takes beside the run's own arguments."""
+    return model_data(spec.model), algorithm_params(spec.model, spec.algorithm)

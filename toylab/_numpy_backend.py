@@ -106,7 +106,7 @@ def observe(spec, x):
     """Observables of points x (P, d): array (P, O) in ``spec.observables`` order."""
     m, alg = spec.model, spec.algorithm
     cols = []
-    for name in spec.observables[: len(spec.observables) - len(spec.user_observables)]:
+    for name in spec.observables[: spec.n_builtin]:
         if name == "sq_norm":
             cols.append(np.sum(x * x, axis=-1))
         elif name == "loss":

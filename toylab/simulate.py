@@ -44,6 +44,25 @@ class RunSpec:
     def n_steps(self):
         return int(self.record_steps[-1])
 
+    @property
+    def n_builtin(self):
+        """Built-in observables recorded, before the user's."""
+        return len(self.observables) - len(self.user_observables)
+
+    @property
+    def index_array_length(self):
+        """Length of each path's index arrays: n for the samplers without replacement, else 1."""
+        if self.model.finite and getattr(self.algorithm, "sampler", "with_replacement") != "with_replacement":
+            return self.model.n_samples
+        return 1
+
+    @property
+    def trace_factor(self):
+        """f with tr Sigma_B = f tr Sigma_1 where ``noise_trace`` is recorded, else -1."""
+        if "noise_trace" not in self.observables:
+            return -1.0
+        return self.model.batch_factor(self.algorithm.batch_size, self.algorithm.sampler)
+
 
 def _numpy_backend(spec, progress):
     from ._numpy_backend import run
