@@ -42,6 +42,17 @@ def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
     assert (tmp_path / "weak_error_linear_mc.png").stat().st_size > 10_000
     assert WeakError.load(tmp_path / "weak_error_linear_norm4.npz").observable == "norm4"
     assert RegimesResult.load(tmp_path / "regimes_time.npz").config["budget"] == {"time": 5.0}
+    # heavy ball and the critical learning rate of minibatch noise, with their Monte Carlo points
+    from toylab.experiments import MomentumResult, NoiseResult
+
+    assert (tmp_path / "momentum.png").stat().st_size > 10_000
+    assert (tmp_path / "noise.png").stat().st_size > 10_000
+    mom = MomentumResult.load(tmp_path / "momentum.npz")
+    assert list(mom.momenta) == [0.0, 0.5, 0.9] and np.all(np.abs(mom.mc_z) < 4)
+    for name in ("noise_gaussian", "noise_linear"):
+        res = NoiseResult.load(tmp_path / f"{name}.npz")
+        assert np.all(np.abs(res.mc_z) < 4) and np.all(res.critical_sgd < res.critical_sde)
+    assert "momentum: tr Cov" in out and "noise [" in out
 
 
 def test_result_round_trip(tmp_path):

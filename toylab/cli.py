@@ -22,6 +22,11 @@ from .simulate import BUILTIN_OBSERVABLES
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs):
+        # no prefixes: `noise --batch-size 3` must not silently become --batch-sizes 3
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):
         # One line and exit code 2, never a traceback.
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -119,6 +124,20 @@ def _cmd_stationary(args, model):
     return stationary(model, args.lrs, args.batch_size, ls=args.ls, weight_decay=args.weight_decay)
 
 
+def _cmd_momentum(args, model):
+    from .experiments import momentum
+
+    return momentum(model, args.momenta, args.batch_size, n_lrs=args.n_lrs, paths=args.paths, seed=args.seed,
+                    backend=args.backend, executor=_executor(args))
+
+
+def _cmd_noise(args, model):
+    from .experiments import noise
+
+    return noise(model, args.batch_sizes, args.curve_batch_sizes, n_lrs=args.n_lrs, paths=args.paths,
+                 seed=args.seed, backend=args.backend, executor=_executor(args))
+
+
 def _cmd_regimes(args, model):
     from .experiments import regimes
 
@@ -168,18 +187,34 @@ COMMANDS = {
                     "sphere"),
     "lsr": (_cmd_lsr, "predicted and observed breakdown of the linear scaling rule (Theorems 5.5, 5.6)", "sphere"),
     "stationary": (_cmd_stationary, "exact stationary covariance of SGD and SVAG against the SDE's", "quadratic"),
+    "momentum": (_cmd_momentum, "stationary fluctuations of heavy-ball SGD against its SDE at lr/(1 - mu), "
+                 "exactly and by Monte Carlo (Liu, Ziyin & Ueda)", "quadratic"),
+    "noise": (_cmd_noise, "critical learning rate of minibatch noise against B, and the stationary loss of SGD "
+              "against its SDE's (Ziyin et al.)", "gaussian"),
     "regimes": (_cmd_regimes, "best learning rate against batch size for a fixed budget (Smith et al.)", "linear"),
     "simulate": (_cmd_simulate, "simulate one algorithm and print the observables' means", "linear"),
 }
 
 
-def _add_common(p, default_model):
+#: Common options a command does not take (it would ignore them).
+NOT_TAKEN = {
+    "momentum": {"data", "x0", "lr", "weight_decay"},
+    "noise": {"x0", "lr", "batch_size", "weight_decay"},
+}
+
+
+def _add_common(p, default_model, skip=()):
     p.add_argument("--model", choices=sorted(MODELS), default=default_model, help="built-in demo model")
-    p.add_argument("--data", metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")
-    p.add_argument("--x0", type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate eta")
-    p.add_argument("--batch-size", type=int, default=4, help="batch size B")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay lambda")
+    if "data" not in skip:
+        p.add_argument("--data", metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")
+    if "x0" not in skip:
+        p.add_argument("--x0", type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")
+    if "lr" not in skip:
+        p.add_argument("--lr", type=float, default=0.1, help="learning rate eta")
+    if "batch_size" not in skip:
+        p.add_argument("--batch-size", type=int, default=4, help="batch size B")
+    if "weight_decay" not in skip:
+        p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay lambda")
     p.add_argument("--paths", type=int, default=2000, help="Monte Carlo paths per run")
     p.add_argument("--seed", type=int, default=0, help="random seed (run i of a sweep uses seed + i)")
     p.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda", "numpy"], help="simulation backend")
@@ -202,7 +237,7 @@ def build_parser():
     rep.add_argument("--scheduler", metavar="ADDRESS", help="run sweeps on a Dask cluster")
     for name, (_, help_, default_model) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_, formatter_class=fmt)
-        _add_common(p, default_model)
+        _add_common(p, default_model, NOT_TAKEN.get(name, ()))
         if name == "weak-error":
             p.add_argument("--levels", type=int, default=9, help="l = 1, 2, ..., 2^(levels-1)")
             p.add_argument("--steps", type=int, default=20, help="SGD steps of the horizon (SDE time steps x lr)")
@@ -223,6 +258,17 @@ def build_parser():
             p.add_argument("--lrs", type=float, nargs="+", default=list(np.geomspace(0.01, 0.9, 12)),
                            help="learning rates")
             p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8, 16], help="SVAG parameters l")
+        if name == "momentum":
+            p.set_defaults(batch_size=1, paths=20_000)
+            p.add_argument("--momenta", type=float, nargs="+", default=[0.0, 0.5, 0.9], help="momentum values mu")
+        if name == "noise":
+            p.set_defaults(paths=20_000)
+            p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64],
+                           help="batch sizes of the critical learning rates")
+            p.add_argument("--curve-batch-sizes", type=int, nargs="+", default=[1, 4, 16],
+                           help="batch sizes of the stationary-loss curves")
+        if name in ("momentum", "noise"):
+            p.add_argument("--n-lrs", type=int, default=24, help="learning rates per curve")
         if name == "regimes":
             p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
             budget = p.add_mutually_exclusive_group()
@@ -252,7 +298,7 @@ def main(argv=None):
                 print(f"wrote {path}")
             return 0
         fn = COMMANDS[args.command][0]
-        model = load_model(args.model, args.data)
+        model = load_model(args.model, getattr(args, "data", None))
         result = fn(args, model)
     except UsageError as err:
         parser.exit(2, f"toylab {args.command}: error: {err}\n")

@@ -34,9 +34,18 @@ from math import comb
 import numpy as np
 
 from ._time import check_times, record_steps
-from .algorithms import SDE, SVAG, Algorithm
+from . import _validate as V
+from .algorithms import SDE, SGD, SVAG, Algorithm
 
-__all__ = ["Moments", "StationaryMoments", "moments", "stationary", "quadratic_means", "sde_generator"]
+__all__ = [
+    "Moments",
+    "StationaryMoments",
+    "moments",
+    "stationary",
+    "critical_lr",
+    "quadratic_means",
+    "sde_generator",
+]
 
 OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
 
@@ -382,6 +391,106 @@ def stationary(model, algorithm):
         return StationaryMoments(model, algorithm, m1[:d], m2[:d, :d])
     first, second = _unpack(np.concatenate([[1.0], m]), d)
     return StationaryMoments(model, algorithm, first, second)
+
+
+def _moment_growth(model, algorithm):
+    """How fast the second moments grow: spectral radius of the map minus 1, or the ODE's largest real part."""
+    if isinstance(algorithm, SDE):
+        G = _matrix(_sde_rhs(model, algorithm), model.dim)
+        return float(np.max(np.linalg.eigvals(G[1:, 1:]).real))
+    step, n = _step_map(model, algorithm)
+    return float(np.max(np.abs(np.linalg.eigvals(_matrix(step, n)[1:, 1:])))) - 1.0
+
+
+def critical_lr(model, batch_size, momentum=0.0, *, weight_decay=0.0, sampler="with_replacement", sde=False,
+                grid=48):
+    r"""The supremum of learning rates at which SGD's second moments stay bounded.
+
+    The exact moment map ``T(lr)`` of SGD(lr, B, momentum) (on (x, b) with
+    momentum) is linear in the moments; they stay bounded from every start
+    exactly when its spectral radius is below 1.  At ``lr -> 0`` the radius
+    tends to 1 from below (for ``H + wd`` positive definite), and at the
+    curvature bound ``2 (1 + mu) / k_max`` of gradient descent (k_max the
+    largest eigenvalue of ``H + wd``) it is at least 1: the multiplicative
+    noise of the gradient can only push it past 1 earlier.  The critical
+    learning rate is where the radius first reaches 1, located on a grid of
+    ``grid`` learning rates and refined by Brent's method to machine
+    precision.  On ``GaussianLinearRegression`` it equals the closed form of
+    :func:`toylab.theory.gaussian_critical_lr` (tested to 1e-10); on
+    ``NoisyQuadratic``, whose noise does not depend on x, it is the curvature
+    bound itself.
+
+    With ``sde=True``, the same for the SDE ``dX = -grad L dt +
+    (lr Sigma_B)^{1/2} dW`` of SGD at the effective learning rate
+    ``lr / (1 - mu)``, reported in units of SGD's lr: the first lr at which the
+    moment ODE's generator has an eigenvalue with real part >= 0.  The SDE has
+    no curvature bound, only the noise one, and ``inf`` is returned where the
+    noise does not depend on x.
+
+    Parameters
+    ----------
+    model : a linear model (LinearRegression, GaussianLinearRegression, NoisyQuadratic, linear FiniteSum)
+    batch_size : int
+    momentum : float in [0, 1)
+    weight_decay : float
+    sampler : 'with_replacement' or 'without_replacement'
+    sde : bool
+
+    Returns
+    -------
+    float
+    """
+    from scipy.optimize import brentq
+
+    momentum = V.real("momentum", momentum, nonnegative=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    weight_decay = V.real("weight_decay", weight_decay, nonnegative=True)
+    grid = V.integer("grid", grid, minimum=2)
+    if sampler == "reshuffle":
+        raise ValueError("sampler 'reshuffle' has no per-step moment map (its moments are periodic over an epoch); "
+                         "use 'with_replacement' or 'without_replacement'")
+
+    def algorithm(lr):
+        if sde:
+            return SDE(lr / (1.0 - momentum), batch_size, weight_decay=weight_decay)
+        return SGD(lr, batch_size, momentum=momentum, weight_decay=weight_decay, sampler=sampler)
+
+    _check(model, algorithm(1.0))
+    H = model.quadratic_form()[0]
+    k = np.linalg.eigvalsh(0.5 * (H + H.T)) + weight_decay
+    if k[0] <= 1e-12 * max(k[-1], 1e-300):
+        raise ValueError(
+            f"H + weight_decay of {type(model).__name__} is singular (smallest eigenvalue {k[0]:.3g}): a flat "
+            "direction keeps the moment map's spectral radius at 1 for every lr; pass weight_decay > 0, or use a "
+            "data set whose inputs span every direction"
+        )
+    growth = lambda lr: _moment_growth(model, algorithm(lr))  # noqa: E731
+    if sde:
+        # the noise term grows linearly in lr: double until the ODE has a growing mode
+        hi, limit = 2.0 * (1.0 + momentum) / k[-1], 1e6 * (1.0 + momentum) / k[0]
+        lo = 0.0
+        while growth(hi) < 0:
+            if hi > limit:
+                return float("inf")
+            lo, hi = hi, 2.0 * hi
+        lrs = np.linspace(lo, hi, grid + 1)[1:]
+    else:
+        hi = 2.0 * (1.0 + momentum) / k[-1]
+        lrs = hi * np.arange(1, grid + 1) / grid
+    values = [growth(lr) for lr in lrs]
+    first = next((i for i, g in enumerate(values) if g >= 0), len(lrs) - 1)
+    if values[first] < 0 or (not sde and first == len(lrs) - 1 and abs(values[first]) <= 1e-12):
+        # only the curvature bound, where the radius is exactly 1: noise that does not depend on x
+        return float(lrs[-1])
+    upper = lrs[first]
+    lower = lrs[first - 1] if first else 0.0
+    if lower == 0.0:
+        # near lr = 0 the radius is 1 - O(lr): step down until it is below 1
+        lower = upper / 2
+        while growth(lower) >= 0:
+            lower /= 2
+    return float(brentq(growth, lower, upper, xtol=1e-15 * upper, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
 # ---------------------------------------------------------------------------

@@ -270,3 +270,65 @@ def plot_weak_error_mc(results, path):
     ax3.set_title("non-Gaussian gap: SGD against NGD (3), 95% band", fontsize=9)
     ax3.legend(fontsize=7)
     save(fig, path)
+
+
+def plot_momentum(result, path):
+    """Stationary tr Cov of heavy ball against lr for each mu, the SDE at lr/(1 - mu), Monte Carlo points."""
+    fig, (ax, ax2) = figure(2, width=5.0)
+    for i, mu in enumerate(result.momenta):
+        c = f"C{i}"
+        ax.loglog(result.lrs[i], result.trace_sgd[i], "-", color=c, label=f"mu = {mu:g}: heavy ball (exact)")
+        ax.loglog(result.lrs[i], result.trace_sde[i], "--", color=c, lw=1, label=f"mu = {mu:g}: SDE at lr/(1-mu)")
+        if np.all(np.isfinite(result.trace_closed[i])):
+            ax.loglog(result.lrs[i][::3], result.trace_closed[i][::3], "+", color=c, ms=7)
+        ax.errorbar(result.mc_lrs[i], result.mc_trace[i], yerr=2 * result.mc_stderr[i], fmt="o", color=c, ms=4,
+                    capsize=3, mfc="none")
+        ax2.semilogx(result.lrs[i], result.ratio[i], "-", color=c, label=f"mu = {mu:g}")
+    ax.plot([], [], "k+", label="closed form (per eigen-direction)")
+    ax.plot([], [], "ko", mfc="none", ms=4, label=f"Monte Carlo, {result.config['paths']} paths (+-2 s.e.)")
+    ax.set_xlabel("learning rate lr")
+    ax.set_ylabel("stationary tr Cov x")
+    ax.set_title(f"{result.config['model']['model']}, B = {result.config['batch_size']}", fontsize=9)
+    ax.legend(fontsize=6)
+    ax2.axhline(1.0, color="k", lw=0.8)
+    ax2.set_yscale("log")
+    ax2.set_xlabel("learning rate lr")
+    ax2.set_ylabel("tr Cov(heavy ball) / tr Cov(SDE at lr/(1-mu))")
+    ax2.set_title("excess over the SDE: smaller with momentum at equal lr,\n"
+                  "the same at equal lr h / (2 (1 + mu))", fontsize=9)
+    ax2.legend(fontsize=7)
+    save(fig, path)
+
+
+def plot_noise(results, path):
+    """Per model (one row each): critical lr against B beside 2/h_max; stationary E L against lr."""
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(results), 2, figsize=(10.0, 3.8 * len(results)), squeeze=False)
+    for row, res in enumerate(results):
+        ax, ax2 = axes[row]
+        name = res.config["model"]["model"]
+        B = res.batch_sizes
+        ax.loglog(B, res.critical_sgd, "o-", color="C0", label="SGD (exact moment map)")
+        ax.loglog(B, res.critical_sde, "s-", color="C1", ms=4, label="its SDE")
+        if np.all(np.isfinite(res.closed_sgd)):
+            ax.loglog(B, res.closed_sgd, "k+", ms=9, label="closed forms")
+            ax.loglog(B, res.closed_sde, "k+", ms=9)
+        ax.axhline(res.curvature_bound, color="C3", ls="--", label=f"curvature bound 2/h_max = {res.curvature_bound:.3g}")
+        ax.set_ylim(0.5 * np.min(res.critical_sgd), 2 * max(res.curvature_bound, np.max(res.critical_sgd)))
+        ax.set_xlabel("batch size B")
+        ax.set_ylabel("critical learning rate (2nd moments diverge)")
+        ax.set_title(f"{name}: minibatch noise limits lr at small B", fontsize=9)
+        ax.legend(fontsize=7)
+        for j, b in enumerate(res.curve_batch_sizes):
+            c = f"C{j}"
+            ax2.semilogy(res.lrs[j], res.loss_sgd[j], "-", color=c, label=f"B = {b:g}: SGD (exact)")
+            ax2.semilogy(res.lrs[j], res.loss_sde[j], "--", color=c, lw=1, label=f"B = {b:g}: SDE")
+            ax2.errorbar(res.mc_lrs[j], res.mc_loss[j], yerr=2 * res.mc_stderr[j], fmt="o", color=c, ms=4,
+                         capsize=3, mfc="none")
+        ax2.plot([], [], "ko", mfc="none", ms=4, label=f"Monte Carlo, {res.config['paths']} paths (+-2 s.e.)")
+        ax2.set_xscale("log")
+        ax2.set_xlabel("learning rate lr (up to 97% of SGD's critical lr)")
+        ax2.set_ylabel("stationary E L")
+        ax2.set_title(f"{name}: SGD's stationary loss leaves its SDE's", fontsize=9)
+        ax2.legend(fontsize=6, ncol=2)
+    save(fig, path)

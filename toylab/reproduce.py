@@ -78,8 +78,10 @@ def _save_group(results, names, plot, out_dir, name, *plot_args):
 def reproduce(out_dir, quick=False, backend="auto", executor=None):
     """Write every figure and its data into ``out_dir``; returns the paths written."""
     from .demos import SPHERE_X0, demo_quadratic, demo_regression, demo_sphere
-    from .experiments import equilibrium, lsr, regimes, stationary, svag_paths, weak_error
-    from .plotting import plot_equilibrium, plot_lsr, plot_regimes, plot_stationary, plot_svag_paths, plot_weak_error_mc
+    from .demos import demo_gaussian
+    from .experiments import equilibrium, lsr, momentum, noise, regimes, stationary, svag_paths, weak_error
+    from .plotting import (plot_equilibrium, plot_lsr, plot_momentum, plot_noise, plot_regimes, plot_stationary,
+                           plot_svag_paths, plot_weak_error_mc)
     from .simulate import resolve_backend
 
     out_dir = Path(out_dir)
@@ -110,6 +112,14 @@ def reproduce(out_dir, quick=False, backend="auto", executor=None):
 
     res = stationary(demo_quadratic(), np.geomspace(0.01, 0.9, 12 if quick else 24), 1, ls=(2, 4, 8, 16))
     written += _save(res, plot_stationary, out_dir, "stationary")
+
+    # heavy ball against its SDE at lr/(1 - mu); the critical learning rate of minibatch noise
+    res = momentum(demo_quadratic(), (0.0, 0.5, 0.9), 1, paths=2000 if quick else 100_000, seed=90,
+                   backend=backend, executor=executor)
+    written += _save(res, plot_momentum, out_dir, "momentum")
+    res = [noise(m, paths=2000 if quick else 100_000, seed=100 + 20 * i, backend=backend, executor=executor)
+           for i, m in enumerate((demo_gaussian(), lin))]
+    written += _save_group(res, ["noise_gaussian", "noise_linear"], plot_noise, out_dir, "noise")
 
     batch_sizes = [1, 2, 4, 8, 16, 32, 64]
     res_time = regimes(lin, batch_sizes, time=5.0, x0=np.zeros(lin.dim), executor=executor)

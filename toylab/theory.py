@@ -40,6 +40,9 @@ __all__ = [
     "lsr_critical_ratio",
     "momentum_stationary_variance",
     "momentum_sde_ratio",
+    "gaussian_noise_gain",
+    "gaussian_critical_lr",
+    "gaussian_stationary",
 ]
 
 
@@ -316,3 +319,125 @@ def momentum_sde_ratio(lr, momentum, h):
     given lr h, is closer to 1 the larger mu.
     """
     return 1.0 / (1.0 - lr * np.asarray(h, dtype=float) / (2.0 * (1.0 + np.asarray(momentum, dtype=float))))
+
+
+# ---------------------------------------------------------------------------
+# the strength of minibatch noise on online least squares (Ziyin et al.)
+
+
+def _gaussian_args(h, batch_size, momentum):
+    h = V.as_array("h", h, ndim=1)
+    if np.any(h <= 0):
+        raise ValueError(f"h must be positive (the variances of the inputs), got {h}")
+    batch_size = V.integer("batch_size", batch_size, minimum=1)
+    momentum = V.real("momentum", momentum, nonnegative=True)
+    if momentum >= 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    return h, batch_size, momentum
+
+
+def gaussian_noise_gain(lr, h, momentum=0.0, sde=False):
+    r"""The gain ``a_i`` of each eigen-direction of ``GaussianLinearRegression``.
+
+    ``a_i = h_i^2 V_i``, where ``V_i`` is the stationary variance of x along
+    direction i per unit variance of the gradient noise (a scalar noisy
+    quadratic of curvature h_i, :func:`momentum_stationary_variance`):
+
+        heavy-ball SGD:  a_i = lr h_i (1 + mu) / ((1 - mu) (2 (1 + mu) - lr h_i))
+        SDE at lr:       a_i = lr h_i / 2
+
+    (mu = 0 gives SGD's ``lr h_i / (2 - lr h_i)``; the SDE of heavy ball is
+    that of SGD at ``lr / (1 - mu)``, so pass that lr with ``sde=True``).
+    Both are ``lr h_i / 2 (1 + O(lr h_i))``: the discrete excess is the
+    ``2 (1 + mu) - lr h_i`` in the denominator.  Infinite where direction i
+    is unstable on its own (``lr h_i >= 2 (1 + mu)``).
+    """
+    h = np.asarray(h, dtype=float)
+    if sde:
+        return 0.5 * lr * h
+    mu = float(momentum)
+    room = 2.0 * (1.0 + mu) - lr * h
+    with np.errstate(divide="ignore"):
+        return np.where(room > 0, lr * h * (1.0 + mu) / ((1.0 - mu) * np.where(room > 0, room, 1.0)), np.inf)
+
+
+def _noise_feedback(lr, h, batch_size, momentum, sde):
+    """F = sum_i a_i / (B - a_i): the loop gain of the multiplicative noise (inf when >= 1 is certain)."""
+    a = gaussian_noise_gain(lr, h, momentum, sde)
+    if np.any(a >= batch_size):
+        return np.inf
+    return float(np.sum(a / (batch_size - a)))
+
+
+def gaussian_critical_lr(h, batch_size, momentum=0.0, sde=False):
+    r"""The largest stable learning rate of SGD on ``GaussianLinearRegression(h, x*, sigma)``.
+
+    The second moments of heavy-ball SGD (momentum mu, batch B, no weight
+    decay) stay bounded exactly when every ``a_i < B`` and
+
+        F(lr) = sum_i a_i / (B - a_i) < 1,                             (*)
+
+    with ``a_i`` of :func:`gaussian_noise_gain` (docs/mathematics.md, "The
+    critical learning rate of minibatch noise").  F increases from 0 to
+    infinity, so the critical learning rate is the one root of F = 1: for
+    isotropic inputs (every h_i = h, d of them) it is
+
+        SGD:  lr_c = 2 B (1 - mu^2) / (h ((1 + mu)(d + 1) + B (1 - mu)))
+        SDE:  lr_c = 2 B / (h (d + 1))
+
+    so at B = 1 SGD diverges at ``2 / (h (d + 2))``, far below the curvature
+    bound ``2 / h``; the label noise sigma sets the stationary level, not the
+    threshold.  The SDE's threshold (``sde=True``, in units of its own lr,
+    that is lr / (1 - mu) for heavy ball) is the root of the same equation with
+    ``a_i = lr h_i / 2``; it grows without bound in B, where SGD's tends to
+    ``2 (1 + mu) / h_max``.  Solved by Brent's method to machine precision.
+
+    Parameters
+    ----------
+    h : (d,) positive variances of the inputs (the eigenvalues of H)
+    batch_size : int
+    momentum : float in [0, 1)
+    sde : bool
+        The SDE's threshold instead of SGD's.
+    """
+    from scipy.optimize import brentq
+
+    h, batch_size, momentum = _gaussian_args(h, batch_size, momentum)
+    if sde:
+        # F is increasing and reaches 1 before lr h_max / 2 = B
+        hi = 2.0 * batch_size / float(np.max(h))
+    else:
+        hi = 2.0 * (1.0 + momentum) / float(np.max(h))
+    f = lambda lr: min(_noise_feedback(lr, h, batch_size, momentum, sde), 2.0) - 1.0  # noqa: E731
+    return float(brentq(f, 0.0, hi, xtol=1e-16 * hi, rtol=4 * np.finfo(float).eps, maxiter=500))
+
+
+def gaussian_stationary(lr, h, sigma, batch_size, momentum=0.0, sde=False):
+    r"""Stationary ``(E L, tr Cov x)`` of SGD (or its SDE) on ``GaussianLinearRegression(h, x*, sigma)``.
+
+    Without weight decay the stationary mean is x*, Cov x is diagonal and,
+    with ``a_i`` of :func:`gaussian_noise_gain`, ``F = sum_i a_i/(B - a_i)``
+    and ``T = E r^T H r`` (r = x - x*), the stationary equations
+    ``V_i = (a_i / h_i^2) (T + sigma^2) h_i / B + (a_i / B) V_i`` give
+
+        E L       = (T + sigma^2) / 2 = sigma^2 / (2 (1 - F))
+        tr Cov x  = sum_i V_i = sigma^2 / (1 - F) * sum_i a_i / (h_i (B - a_i))
+
+    for heavy-ball SGD at (lr, mu, B), and with ``sde=True`` for the SDE
+    ``dX = -H (X - x*) dt + (lr Sigma_B(X))^{1/2} dW`` (docs/mathematics.md).
+    Both diverge as F -> 1, at :func:`gaussian_critical_lr`.  Raises
+    ``ValueError`` past it.
+    """
+    h, batch_size, momentum = _gaussian_args(h, batch_size, momentum)
+    sigma = V.real("sigma", sigma, nonnegative=True)
+    lr = V.real("lr", lr, positive=True)
+    F = _noise_feedback(lr, h, batch_size, momentum, sde)
+    if F >= 1:
+        raise ValueError(
+            f"lr={lr} is at or past the critical learning rate "
+            f"{gaussian_critical_lr(h, batch_size, momentum, sde):.6g} (B={batch_size}, momentum={momentum}): "
+            "the second moments diverge and have no stationary value"
+        )
+    a = gaussian_noise_gain(lr, h, momentum, sde)
+    level = sigma**2 / (1.0 - F)
+    return 0.5 * level, float(level * np.sum(a / (h * (batch_size - a))))

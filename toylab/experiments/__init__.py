@@ -8,6 +8,8 @@
 ``svag_paths``          SVAG converging to the SDE along time (Figure 4)
 ``stationary``          stationary covariance of SGD/SVAG against the SDE's
 ``regimes``             best learning rate against batch size (Smith et al.)
+``momentum``            heavy ball's stationary fluctuations against its SDE's
+``noise``               critical learning rate of minibatch noise; stationary loss
 ======================  =========================================================
 
 Sweeps take an ``executor`` (:class:`Executor`): serial, a local process
@@ -17,6 +19,8 @@ pool, or a Dask cluster.
 from ._executor import Executor, run_sweep
 from .equilibrium import EquilibriumResult, equilibrium
 from .lsr import LsrResult, lsr
+from .momentum import MomentumResult, momentum
+from .noise import NoiseResult, noise
 from .regimes import RegimesResult, noise_scale, regimes
 from .stationary import StationaryResult, lyapunov_covariances, stationary
 from .svag_paths import SvagPathsResult, svag_paths
@@ -41,4 +45,8 @@ __all__ = [
     "RegimesResult",
     "regimes",
     "noise_scale",
+    "MomentumResult",
+    "momentum",
+    "NoiseResult",
+    "noise",
 ]
