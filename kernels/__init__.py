@@ -14,6 +14,16 @@ STAT_BLOCK = 64
 DIVERGENCE_BOUND = 1e25
 
 
+def _register_cache_fallback():
+    # before any cache=True function of this package is decorated: see cache.FallbackCacheLocator
+    from .cache import register_fallback_locator
+
+    register_fallback_locator()
+
+
+_register_cache_fallback()
+
+
 def tagged(jit, tag):
     """``jit``, after prefixing the function's qualified name with ``tag``.
 

@@ -69,6 +69,60 @@ def cache_dir():
     return path
 
 
+# ------------------------------------------------------------ cache fallback
+class FallbackCacheLocator(numba.core.caching._CacheLocator):
+    """Numba's disk cache for a function whose source folder and Numba's user-wide folder are unwritable.
+
+    Numba tries its own locators first (beside the source, in ``__pycache__``;
+    then ``NUMBA_CACHE_DIR`` or the user-wide folder); with none writable,
+    a ``cache=True`` function fails to compile with "no locator available".
+    This one, registered last, keeps the index under :func:`cache_dir` (itself
+    falling back to a temporary folder), so every compiled function of toylab
+    (the generated kernels, the fast kernels, the statistics merge) caches
+    somewhere writable and a run always works.
+    """
+
+    def __init__(self, py_func, py_file):
+        self._py_file = py_file
+        self._lineno = py_func.__code__.co_firstlineno
+        tag = hashlib.sha256(os.path.abspath(py_file).encode()).hexdigest()[:16]
+        self._cache_path = str(cache_dir() / "numba" / f"{Path(py_file).stem}-{tag}")
+
+    def ensure_cache_path(self):
+        os.makedirs(self._cache_path, exist_ok=True)
+        tempfile.TemporaryFile(dir=self._cache_path).close()
+
+    def get_cache_path(self):
+        return self._cache_path
+
+    def get_source_stamp(self):
+        st = os.stat(self._py_file)
+        return st.st_mtime, st.st_size
+
+    def get_disambiguator(self):
+        return str(self._lineno)
+
+    @classmethod
+    def from_function(cls, py_func, py_file):
+        if not os.path.exists(py_file):
+            return None
+        self = cls(py_func, py_file)
+        try:
+            self.ensure_cache_path()
+        except OSError:
+            return None
+        return self
+
+
+def register_fallback_locator():
+    """Append :class:`FallbackCacheLocator` to Numba's locators (once)."""
+    from numba.core import caching
+
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # renamed in Numba 0.59
+    if FallbackCacheLocator not in impl._locator_classes:
+        impl._locator_classes.append(FallbackCacheLocator)
+
+
 # ------------------------------------------------------------------ code keys
 def _code_key(code):
     """What a code object computes, without its file name or line numbers

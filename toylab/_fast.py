@@ -31,6 +31,10 @@ MODELS = {
     "LinearRegression": (LinearRegression, linear_sample_loss, linear_sample_grad),
     "SphereRegression": (SphereRegression, sphere_sample_loss, sphere_sample_grad),
 }
+#: Most monomials (d + 1)(d + 2)/2 of the sphere's quartic records the fast
+#: kernels take (d <= 43): their Gram matrix is that squared (8 MB here), and
+#: a record costs that times its rank, beyond the general engine's O(n d).
+SPHERE_MAX_MONOMIALS = 1024
 #: Largest d whose x the fast SGD and SVAG keep in two vectors (8 lanes and 4).
 LANES_MAX_DIM = LANES + NARROW
 #: Set to False (or TOYLAB_FAST=0 in the environment) to run everything in the
@@ -73,6 +77,9 @@ def choose(model, algorithm):
             and type(model).kernel_functions is cls.kernel_functions
             and type(model).kernel_data is cls.kernel_data
         ):
+            if name == "SphereRegression" and (model.dim + 1) * (model.dim + 2) // 2 > SPHERE_MAX_MONOMIALS:
+                # memory O(n d + d^2) to start: the general engine's records need no Gram matrix
+                return None
             return name
     return None
 

@@ -11,7 +11,6 @@ Bad options get one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -48,17 +47,19 @@ def load_model(kind, data=None):
 
     if kind not in ("linear", "sphere"):
         raise UsageError(f"--data needs --model linear or sphere (a finite data set), got --model {kind}")
-    path = Path(data)
-    if not path.is_file():
-        raise UsageError(f"--data {data}: no such file")
+    from ._io import read_npz
+
     try:
-        with np.load(path, allow_pickle=False) as f:
-            missing = [k for k in ("A", "y") if k not in f.files]
-            if missing:
-                raise UsageError(f"--data {data}: missing array(s) {', '.join(missing)} (need A of shape (n, d), y of shape (n,))")
-            A, y = f["A"], f["y"]
-    except (OSError, ValueError) as err:
-        raise UsageError(f"--data {data}: not a readable .npz file ({err})") from None
+        arrays = read_npz(data)
+    except FileNotFoundError:
+        raise UsageError(f"--data {data}: no such file") from None
+    except ValueError as err:
+        raise UsageError(f"--data {err} (need arrays A of shape (n, d) and y of shape (n,))") from None
+    missing = [k for k in ("A", "y") if k not in arrays]
+    if missing:
+        raise UsageError(f"--data {data}: missing array(s) {', '.join(missing)} (need A of shape (n, d), y of "
+                         f"shape (n,); it holds {', '.join(sorted(arrays)) or 'nothing'})")
+    A, y = arrays["A"], arrays["y"]
     try:
         return (LinearRegression if kind == "linear" else SphereRegression)(A, y)
     except (TypeError, ValueError) as err:
@@ -80,7 +81,7 @@ def _x0(args, model):
 def _executor(args):
     from .experiments import Executor
 
-    return Executor(workers=args.workers, scheduler=args.scheduler)
+    return Executor(workers=getattr(args, "workers", None), scheduler=getattr(args, "scheduler", None))
 
 
 # ---------------------------------------------------------------------------
@@ -91,8 +92,20 @@ def _cmd_weak_error(args, model):
     from . import exact
     from .experiments import exact_weak_error, weak_error
 
+    if not 1 <= args.levels <= MAX_LEVELS:
+        raise UsageError(f"--levels must be between 1 and {MAX_LEVELS}, got {args.levels}")
+    if args.levels > 12:
+        # SVAG(l) takes l steps per SGD step: the largest l dominates the cost
+        print(f"toylab weak-error: --levels {args.levels} runs SVAG up to l = {2 ** (args.levels - 1)}, "
+              f"{2 ** (args.levels - 1)} times as many steps as SGD; this can take long", file=sys.stderr)
     ls = 2.0 ** np.arange(args.levels)
-    if not getattr(model, "has_exact_moments", False) or args.observable not in exact.OBSERVABLES:
+    exact_path = getattr(model, "has_exact_moments", False) and args.observable in exact.OBSERVABLES
+    if exact_path:
+        given = [opt for opt in MONTE_CARLO_ONLY if opt in args.given]
+        if given:
+            raise UsageError(f"{given[0]} is not used: the weak error on a linear model with a quadratic "
+                             "observable is exact (no Monte Carlo)")
+    if not exact_path:
         # no exact moments (SphereRegression): Monte Carlo against two extrapolated references
         return weak_error(model, args.lr, args.batch_size, ls=ls, time=args.lr * args.steps, x0=_x0(args, model),
                           observable=args.observable, weight_decay=args.weight_decay, paths=args.paths,
@@ -159,10 +172,17 @@ def _cmd_simulate(args, model):
         "em": lambda: EulerMaruyama(args.lr, args.batch_size, args.dt or args.lr / 10, **common),
         "gd": lambda: GD(args.lr, **common),
     }[args.algorithm]()
-    times = np.linspace(0.0, args.time, args.records + 1)
-    times = np.round(times / alg.step_time) * alg.step_time
-    return simulate(model, alg, _x0(args, model), np.unique(times), paths=args.paths, seed=args.seed,
-                    backend=args.backend)
+    # the record times k T / records must be whole numbers of steps: refused, never rounded
+    step = alg.step_time
+    steps = np.arange(args.records + 1) * (args.time / args.records) / step
+    if np.any(np.abs(steps - np.round(steps)) > 1e-9 * np.maximum(1.0, steps)):
+        unit = "--dt" if args.algorithm == "em" else "--lr"
+        raise UsageError(
+            f"--time {args.time:g} with --records {args.records} puts records between the steps of {unit} "
+            f"{step:g}: each time k * {args.time:g} / {args.records} must be a whole number of steps"
+        )
+    times = np.round(steps) * step
+    return simulate(model, alg, _x0(args, model), times, paths=args.paths, seed=args.seed, backend=args.backend)
 
 
 def _summary(result):
@@ -170,13 +190,7 @@ def _summary(result):
 
 
 def _as_json(result):
-    if hasattr(result, "to_json"):
-        return result.to_json()
-    out = {"times": result.times.tolist(), "config": result.config, "versions": result.versions,
-           "count": result.count.tolist(), "diverged": result.diverged.tolist()}
-    for name in result.observables:
-        out[name] = {"mean": result.mean(name).tolist(), "stderr": result.stderr(name).tolist()}
-    return json.dumps(out, indent=2, default=float)
+    return result.to_json()
 
 
 COMMANDS = {
@@ -196,32 +210,66 @@ COMMANDS = {
 }
 
 
-#: Common options a command does not take (it would ignore them).
+#: Common options a command does not take (it would ignore them): not offered, so refused.
 NOT_TAKEN = {
     "momentum": {"data", "x0", "lr", "weight_decay"},
     "noise": {"x0", "lr", "batch_size", "weight_decay"},
+    "stationary": {"x0", "lr", "paths", "seed", "backend", "workers", "scheduler"},
+    "regimes": {"lr", "batch_size", "paths", "seed", "backend"},
 }
+
+#: Options of ``simulate`` that an algorithm does not use: refused when given.
+UNUSED_BY_ALGORITHM = {
+    "sgd": ("--l", "--dt"),
+    "svag": ("--dt",),
+    "ngd": ("--l", "--dt", "--sampler"),
+    "em": ("--l", "--sampler"),
+    "gd": ("--l", "--dt", "--sampler", "--batch-size"),
+}
+
+#: Largest ``weak-error --levels``: l up to 2**19 steps per SGD step.
+MAX_LEVELS = 20
+
+#: Options the exact weak error (linear model, quadratic observable) does not use.
+MONTE_CARLO_ONLY = ("--paths", "--seed", "--backend", "--workers", "--scheduler")
 
 
 def _add_common(p, default_model, skip=()):
     p.add_argument("--model", choices=sorted(MODELS), default=default_model, help="built-in demo model")
-    if "data" not in skip:
-        p.add_argument("--data", metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")
-    if "x0" not in skip:
-        p.add_argument("--x0", type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")
-    if "lr" not in skip:
-        p.add_argument("--lr", type=float, default=0.1, help="learning rate eta")
-    if "batch_size" not in skip:
-        p.add_argument("--batch-size", type=int, default=4, help="batch size B")
-    if "weight_decay" not in skip:
-        p.add_argument("--weight-decay", type=float, default=0.0, help="weight decay lambda")
-    p.add_argument("--paths", type=int, default=2000, help="Monte Carlo paths per run")
-    p.add_argument("--seed", type=int, default=0, help="random seed (run i of a sweep uses seed + i)")
-    p.add_argument("--backend", default="cpu", choices=["auto", "cpu", "cuda", "numpy"], help="simulation backend")
-    p.add_argument("--workers", type=int, help="run a sweep's configurations on N local processes")
-    p.add_argument("--scheduler", metavar="ADDRESS", help="run a sweep on a Dask cluster (tcp://host:port)")
+    common = [
+        ("data", ("--data",), dict(metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")),
+        ("x0", ("--x0",), dict(type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")),
+        ("lr", ("--lr",), dict(type=_positive(float), default=0.1, help="learning rate eta")),
+        ("batch_size", ("--batch-size",), dict(type=_positive(int), default=4, help="batch size B")),
+        ("weight_decay", ("--weight-decay",), dict(type=float, default=0.0, help="weight decay lambda")),
+        ("paths", ("--paths",), dict(type=_positive(int), default=2000, help="Monte Carlo paths per run")),
+        ("seed", ("--seed",), dict(type=int, default=0, help="random seed (run i of a sweep uses seed + i)")),
+        ("backend", ("--backend",), dict(default="cpu", choices=["auto", "cpu", "cuda", "numpy"],
+                                         help="simulation backend")),
+        ("workers", ("--workers",), dict(type=_positive(int), help="run a sweep's configurations on N local processes")),
+        ("scheduler", ("--scheduler",), dict(metavar="ADDRESS", help="run a sweep on a Dask cluster (tcp://host:port)")),
+    ]
+    for name, flags, kwargs in common:
+        if name not in skip:
+            p.add_argument(*flags, **kwargs)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--out", metavar="FILE.npz", help="save the result (loads back with its class's load)")
+
+
+def _positive(kind):
+    """An argparse type: a number of ``kind`` > 0."""
+
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: {text!r}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+
+    convert.__name__ = kind.__name__
+    return convert
 
 
 def build_parser():
@@ -277,19 +325,34 @@ def build_parser():
             budget.add_argument("--budget-time", type=float, help="budget in SDE time (instead of epochs)")
         if name == "simulate":
             p.add_argument("--algorithm", choices=["sgd", "svag", "ngd", "em", "gd"], default="sgd")
-            p.add_argument("--l", type=float, default=4.0, help="SVAG parameter")
-            p.add_argument("--dt", type=float, help="Euler-Maruyama step (default lr/10)")
+            p.add_argument("--l", type=_positive(float), default=4.0, help="SVAG parameter")
+            p.add_argument("--dt", type=_positive(float), help="Euler-Maruyama step (default lr/10)")
             p.add_argument("--sampler", default="with_replacement",
                            choices=["with_replacement", "without_replacement", "reshuffle"])
-            p.add_argument("--time", type=float, default=2.0, help="SDE time horizon")
-            p.add_argument("--records", type=int, default=10, help="record times")
+            p.add_argument("--time", type=_positive(float), default=2.0, help="SDE time horizon")
+            p.add_argument("--records", type=_positive(int), default=10,
+                           help="record times after 0 (each a whole number of steps)")
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    # the options given on the command line (no prefixes are allowed, so the tokens are exact)
+    args.given = {tok.split("=", 1)[0] for tok in argv if tok.startswith("--")}
     try:
+        if args.command == "simulate":
+            unused = [opt for opt in UNUSED_BY_ALGORITHM[args.algorithm] if opt in args.given]
+            if unused:
+                raise UsageError(f"{unused[0]} is not used by --algorithm {args.algorithm}")
+        if getattr(args, "out", None) and args.command != "reproduce":
+            from ._io import check_writable
+
+            try:
+                check_writable(args.out)
+            except ValueError as err:
+                raise UsageError(f"--out {err}") from None
         if args.command == "reproduce":
             from .reproduce import reproduce
 
@@ -307,6 +370,10 @@ def main(argv=None):
         parser.exit(2, f"toylab {args.command}: error: {err}\n")
     except RuntimeError as err:  # e.g. no usable GPU for --backend cuda
         parser.exit(2, f"toylab {args.command}: error: {err}\n")
+    except KeyboardInterrupt:
+        # one line (over any progress bar), the shell's code for SIGINT
+        print(f"\rtoylab {args.command}: interrupted", file=sys.stderr)
+        return 130
     print(_as_json(result) if args.json else _summary(result))
     if args.out:
         result.save(args.out)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import platform
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ._io import load_npz, save_npz
 
 __all__ = ["Ensemble", "package_versions"]
 
@@ -18,12 +19,15 @@ def package_versions():
 
     from . import __version__
 
+    from ._io import provenance
+
     return {
         "toylab": __version__,
         "numpy": np.__version__,
         "scipy": scipy.__version__,
         "numba": numba.__version__,
         "python": platform.python_version(),
+        "provenance": provenance(),
     }
 
 
@@ -112,38 +116,43 @@ class Ensemble:
         return "\n".join(lines)
 
     # ---- saving -------------------------------------------------------------
+    def to_json(self):
+        """Strict JSON: times, counts, each observable's mean and standard error (NaN as null), config."""
+        import json
+
+        from .results import _strict
+
+        out = {"times": self.times, "config": self.config, "versions": self.versions, "paths": self.paths,
+               "count": self.count, "diverged": self.diverged}
+        for name in self.observables:
+            out[name] = {"mean": self.mean(name), "stderr": self.stderr(name)}
+        return json.dumps(_strict(out), indent=2, allow_nan=False)
+
     def save(self, path):
-        """Save losslessly to ``path`` (``.npz``); :meth:`load` restores it."""
+        """Save losslessly to ``path`` (``.npz``), atomically; :meth:`load` restores it."""
         meta = {
             "observables": list(self.observables),
             "paths": self.paths,
             "config": self.config,
             "versions": self.versions,
         }
-        with open(path, "wb") as fh:
-            np.savez(
-                fh,
-                times=self.times,
-                count=self.count,
-                diverged=self.diverged,
-                mean=self._mean,
-                m2=self._m2,
-                meta=np.array(json.dumps(meta)),
-            )
+        arrays = {"times": self.times, "count": self.count, "diverged": self.diverged, "mean": self._mean,
+                  "m2": self._m2}
+        save_npz(path, "Ensemble", meta, arrays)
 
     @classmethod
     def load(cls, path):
-        """Load an ensemble written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return cls(
-                times=data["times"],
-                observables=tuple(meta["observables"]),
-                paths=int(meta["paths"]),
-                count=data["count"],
-                diverged=data["diverged"],
-                _mean=data["mean"],
-                _m2=data["m2"],
-                config=meta["config"],
-                versions=meta["versions"],
-            )
+        """Load an ensemble written by :meth:`save`; another file raises ``ValueError`` naming it."""
+        required = ("observables", "paths", "config", "versions", "times", "count", "diverged", "mean", "m2")
+        meta, data = load_npz(path, "Ensemble", required, legacy_meta="meta")
+        return cls(
+            times=data["times"],
+            observables=tuple(meta["observables"]),
+            paths=int(meta["paths"]),
+            count=data["count"],
+            diverged=data["diverged"],
+            _mean=data["mean"],
+            _m2=data["m2"],
+            config=meta["config"],
+            versions=meta["versions"],
+        )

@@ -315,15 +315,50 @@ def moments(model, algorithm, x0, times):
         G = _matrix(_sde_rhs(model, algorithm), d)
         z = _pack(1.0, x0, np.outer(x0, x0))
         first, second, t_prev = [], [], 0.0
-        for t in times:
-            z = scipy.linalg.expm(G * (t - t_prev)) @ z
-            t_prev = t
-            m1, m2 = _unpack(z, d)
-            first.append(m1)
-            second.append(m2)
-        return Moments(model, algorithm, times, np.array(first), np.array(second))
+        with np.errstate(over="ignore", invalid="ignore"):
+            for t in times:
+                z = scipy.linalg.expm(G * (t - t_prev)) @ z
+                t_prev = t
+                m1, m2 = _unpack(z, d)
+                first.append(m1)
+                second.append(m2)
+        first, second = np.array(first), np.array(second)
+        _check_finite(model, algorithm, times, second)
+        return Moments(model, algorithm, times, first, second)
 
     times, steps = record_steps(times, algorithm.step_time, f"{type(algorithm).__name__} step_time")
+    with np.errstate(over="ignore", invalid="ignore"):
+        first, second = _discrete_moments(model, algorithm, x0, steps)
+    _check_finite(model, algorithm, times, second)
+    return Moments(model, algorithm, times, first, second)
+
+
+def _check_finite(model, algorithm, times, second):
+    """Moments that overflowed float64 are reported in words, naming the threshold, not as warnings."""
+    bad = ~np.all(np.isfinite(second.reshape(len(second), -1)), axis=1)
+    if not np.any(bad):
+        return
+    t = float(times[int(np.argmax(bad))])
+    where = ""
+    if hasattr(algorithm, "batch_size") and getattr(algorithm, "lr", None):
+        try:
+            if isinstance(algorithm, SDE):
+                crit = critical_lr(model, algorithm.batch_size, sde=True, weight_decay=algorithm.weight_decay)
+            else:
+                crit = critical_lr(model, algorithm.batch_size, getattr(algorithm, "momentum", 0.0),
+                                   weight_decay=algorithm.weight_decay)
+            where = f"; its moments diverge for lr above {crit:.6g} (toylab.exact.critical_lr)"
+        except ValueError:
+            pass
+    raise ValueError(
+        f"the exact second moments of {type(algorithm).__name__}(lr={getattr(algorithm, 'lr', '?')}) on "
+        f"{type(model).__name__} overflow float64 by SDE time {t:g}: the learning rate makes them grow without "
+        f"bound{where}"
+    )
+
+
+def _discrete_moments(model, algorithm, x0, steps):
+    d = model.dim
     if getattr(algorithm, "sampler", None) == "reshuffle":
         first, second = _reshuffle_moments(model, algorithm, x0, steps)
     else:
@@ -339,7 +374,7 @@ def moments(model, algorithm, x0, times):
             first.append(m1[0, :d])
             second.append(_sym(m2[0, :d, :d]))
         first, second = np.array(first), np.array(second)
-    return Moments(model, algorithm, times, first, second)
+    return first, second
 
 
 def stationary(model, algorithm):

@@ -1,7 +1,17 @@
-"""``toylab reproduce``: every figure, with its data beside it, from fixed seeds."""
+"""``toylab reproduce``: every figure, with its data beside it, from fixed seeds.
+
+The figures are made in a staging folder inside the output folder and moved
+into place only once every one is done, with ``manifest.json`` listing what
+the run produced: an interrupted run leaves the output folder as it was.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -76,17 +86,50 @@ def _save_group(results, names, plot, out_dir, name, *plot_args):
 
 
 def reproduce(out_dir, quick=False, backend="auto", executor=None):
-    """Write every figure and its data into ``out_dir``; returns the paths written."""
+    """Write every figure and its data into ``out_dir``, with ``manifest.json``; returns the paths written.
+
+    Nothing in ``out_dir`` changes until every figure is made: they are staged
+    in a hidden folder inside it and then moved into place.  The folder (or,
+    if it does not exist, its parent) must be writable; this is checked before
+    any work.
+    """
+    from ._io import check_writable
+    from .ensemble import package_versions
+    from .simulate import resolve_backend
+
+    out_dir = Path(out_dir)
+    check_writable(out_dir, folder=True)
+    backend = resolve_backend(backend)
+    created = not out_dir.exists()
+    out_dir.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".reproduce-", dir=out_dir))
+    try:
+        written = _make_all(staging, quick, backend, executor)
+        files = {}
+        for path in written:
+            files[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+        manifest = {"files": files, "quick": bool(quick), "backend": backend, "versions": package_versions()}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+        names = list(files) + ["manifest.json"]
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+    except BaseException:
+        if created:
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name in names]
+
+
+def _make_all(out_dir, quick, backend, executor):
+    """Make every figure and its data in ``out_dir``; the paths written."""
     from .demos import SPHERE_X0, demo_quadratic, demo_regression, demo_sphere
     from .demos import demo_gaussian
     from .experiments import equilibrium, lsr, momentum, noise, regimes, stationary, svag_paths, weak_error
     from .plotting import (plot_equilibrium, plot_lsr, plot_momentum, plot_noise, plot_regimes, plot_stationary,
                            plot_svag_paths, plot_weak_error_mc)
-    from .simulate import resolve_backend
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    backend = resolve_backend(backend)
     written = _weak_error(out_dir, quick, backend)
     # user observables are not needed below, so every backend can run them
     sphere, x0 = demo_sphere(), np.array(SPHERE_X0)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 
 import numpy as np
+
+from ._io import load_npz, save_npz
 
 __all__ = ["Result"]
 
@@ -26,9 +29,11 @@ class Result:
         return out
 
     def to_json(self):
-        return json.dumps(self.to_dict(), indent=2, default=float)
+        """Strict JSON (RFC 8259): NaN and infinities become null."""
+        return json.dumps(_strict(self.to_dict()), indent=2, allow_nan=False, default=float)
 
     def save(self, path):
+        """Save losslessly to ``path`` (``.npz``), atomically: an interrupted save keeps the old file."""
         arrays, meta = {}, {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
@@ -36,17 +41,36 @@ class Result:
                 arrays[f.name] = v
             else:
                 meta[f.name] = v
-        with open(path, "wb") as fh:
-            np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        save_npz(path, type(self).__name__, meta, arrays)
 
     @classmethod
     def load(cls, path):
-        with np.load(path, allow_pickle=False) as data:
-            kwargs = json.loads(str(data["__meta__"]))
-            for name in data.files:
-                if name != "__meta__":
-                    kwargs[name] = data[name]
+        """Load a result written by :meth:`save`; a file of another class, a truncated file or one
+        that is no toylab result raises ``ValueError`` naming the file."""
+        required = [f.name for f in dataclasses.fields(cls)
+                    if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+        meta, arrays = load_npz(path, cls.__name__, required)
+        kwargs = {**meta, **arrays}
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(kwargs) - names)
+        if unknown:
+            raise ValueError(f"{path}: fields {', '.join(unknown)} are not those of a {cls.__name__}")
         for f in dataclasses.fields(cls):
             if f.type in ("tuple", tuple) and isinstance(kwargs.get(f.name), list):
                 kwargs[f.name] = tuple(kwargs[f.name])
         return cls(**kwargs)
+
+
+def _strict(value):
+    """``value`` with every non-finite float replaced by None (JSON null)."""
+    if isinstance(value, float) or isinstance(value, np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _strict(value.tolist())
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

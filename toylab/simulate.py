@@ -14,7 +14,10 @@ from .algorithms import Algorithm
 from .ensemble import Ensemble, package_versions
 from .models import Model
 
-__all__ = ["simulate", "BUILTIN_OBSERVABLES", "DIVERGENCE_BOUND", "BACKENDS"]
+__all__ = ["simulate", "BUILTIN_OBSERVABLES", "DIVERGENCE_BOUND", "BACKENDS", "MAX_PATHS"]
+
+#: The most paths one run takes.
+MAX_PATHS = 2**40
 
 #: The observables every run records (``noise_trace`` where the algorithm has a
 #: batch size): |x|^2, L(x), |grad L(x)|^2, the test functions of higher order
@@ -164,8 +167,18 @@ def simulate(
     if hasattr(algorithm, "batch_size"):
         model.check_batch(algorithm.batch_size, algorithm.sampler, name="algorithm.batch_size")
     x0 = model.check_point(x0)
+    if not np.all(np.abs(x0) <= DIVERGENCE_BOUND):
+        raise ValueError(
+            f"x0 has a coordinate beyond the divergence bound {DIVERGENCE_BOUND:g} (largest |x0_i| = "
+            f"{np.max(np.abs(x0)):.3g}): every path would count as diverged at t = 0"
+        )
     times, steps = record_steps(times, algorithm.step_time, f"{type(algorithm).__name__} step_time")
     paths = V.integer("paths", paths, minimum=1)
+    if paths > MAX_PATHS:
+        raise ValueError(
+            f"paths must be <= 2**40 = {MAX_PATHS} per run (path indices are 64-bit and a run of more would "
+            f"take days), got {paths}; split the work into runs with different seeds"
+        )
     seed = V.integer("seed", seed, minimum=0)
     if seed >= 2**64:
         raise ValueError(f"seed must be < 2**64, got {seed}")
@@ -221,6 +234,11 @@ def simulate(
         "paths": paths,
         "backend": backend,
     }
+    if user:
+        # a user observable is told apart by its code, not only its name
+        from ._kernels.cache import code_hash
+
+        config["observables"] = {name: code_hash(fn) for name, fn in user}
     return Ensemble(
         times=times,
         observables=spec.observables,
