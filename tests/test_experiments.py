@@ -145,7 +145,7 @@ def test_equilibrium_rejects_bad_input(sphere):
 
 
 def test_lsr_observed_within_prediction(sphere, tmp_path):
-    """Theorem 5.5: no kappa beyond kappa_max can be C-close; the sweep breaks at or before it."""
+    """Theorem 5.6 (sharper constant): no kappa beyond kappa_max can be C-close; the sweep breaks at or before it."""
     res = lsr(sphere, 0.02, 1, 0.5, x0=SPHERE_X0, kappas=(1, 2, 4, 8, 16, 32), time=12.0, paths=300, seed=7,
               progress=False)
     assert res.closeness[0] == 1.0

@@ -199,7 +199,7 @@ COMMANDS = {
                    "linear"),
     "equilibrium": (_cmd_equilibrium, "equilibria of SGD, SVAG and Euler-Maruyama with weight decay (eqs. 9-12)",
                     "sphere"),
-    "lsr": (_cmd_lsr, "predicted and observed breakdown of the linear scaling rule (Theorems 5.5, 5.6)", "sphere"),
+    "lsr": (_cmd_lsr, "predicted and observed breakdown of the linear scaling rule (Theorem 5.6, eq. 14)", "sphere"),
     "stationary": (_cmd_stationary, "exact stationary covariance of SGD and SVAG against the SDE's", "quadratic"),
     "momentum": (_cmd_momentum, "stationary fluctuations of heavy-ball SGD against its SDE at lr/(1 - mu), "
                  "exactly and by Monte Carlo (Liu, Ziyin & Ueda)", "quadratic"),
@@ -303,7 +303,8 @@ def build_parser():
             p.add_argument("--kappas", type=float, nargs="+", default=[1, 2, 4, 8, 16, 32], help="scalings kappa")
             p.add_argument("--C", type=float, default=2**0.5, help="closeness constant of Definition 5.1")
         if name == "stationary":
-            p.add_argument("--lrs", type=float, nargs="+", default=list(np.geomspace(0.01, 0.9, 12)),
+            p.add_argument("--lrs", type=float, nargs="+",
+                           default=[round(float(v), 4) for v in np.geomspace(0.01, 0.9, 12)],
                            help="learning rates")
             p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8, 16], help="SVAG parameters l")
         if name == "momentum":

@@ -92,8 +92,14 @@ def plot_stationary(result, path):
     ax2.semilogx(result.lrs, result.ratio, "o-", label="SGD / SDE")
     for i, l in enumerate(result.ls):
         ax2.semilogx(result.lrs, result.svag_ratio[i], "-", lw=1, label=f"SVAG l={l:g} / SDE")
-    if np.all(np.isfinite(result.predicted_ratio)):
-        ax2.semilogx(result.lrs, result.predicted_ratio, "k:", lw=2, label="Lyapunov closed form")
+    if len(result.curvatures):
+        # the closed form itself, along each eigenvector of H (any C); the trace ratio mixes them
+        per_direction = result.direction_ratio()
+        for j, k in enumerate(result.curvatures):
+            ax2.semilogx(result.lrs, per_direction[j], "k:", lw=1.2,
+                         label="closed form 1/(1 - eta h/2) along each\neigenvector of H (any C)" if j == 0 else None)
+            ax2.annotate(f"h={k:g}", (result.lrs[-1], per_direction[j, -1]), fontsize=6, xytext=(2, 0),
+                         textcoords="offset points")
     ax2.axhline(1.0, color="k", lw=0.8)
     ax2.set_xlabel("learning rate eta")
     ax2.set_ylabel("ratio of tr Cov to the SDE's")
@@ -115,7 +121,13 @@ def plot_regimes(result, path, time_result=None):
     ax.loglog(B, result.best_lr, "o-", label="best eta (exact final loss)")
     ax.loglog(B, result.best_lr[0] * B / B[0], "k:", label="eta proportional to B")
     ax.axhline(result.lr_limit, color="C3", ls="--", label="stability limit 2/lambda_max")
-    ax.axvline(result.b_noise, color="C2", ls="-.", label=f"B_noise = {result.b_noise:.3g}")
+    ax.axvline(result.b_noise, color="C2", ls="-.", label=f"B_noise at x0 (McCandlish et al.) = {result.b_noise:.3g}")
+    if np.isfinite(result.crossover):
+        ax.axvline(result.crossover, color="C4", ls=":",
+                   label=f"measured crossover = {result.crossover:.3g} = {result.crossover / result.b_noise:.1f} B_noise")
+    edge = result.at_edge
+    if np.any(edge):
+        ax.plot(B[edge], result.best_lr[edge], "x", color="C3", ms=9, label="at the grid's edge (a bound)")
     ax.set_xlabel("batch size B")
     ax.set_ylabel("best learning rate eta")
     ax.set_title(f"fixed budget of {budget}")
@@ -136,7 +148,7 @@ def plot_regimes(result, path, time_result=None):
             ax3.loglog(time_result.lrs / b, time_result.final_loss[i] - floor, "-", lw=1, label=f"B={b:g}")
         ax3.set_xlabel("eta / B (the SDE's noise scale)")
         ax3.set_ylabel(f"E L(x_T) - min over the grid, T = {T:g}")
-        ax3.set_title(f"fixed SDE time {T:g}: one curve of eta/B\nwhile the SDE holds; the best eta is the smallest",
+        ax3.set_title(f"fixed SDE time {T:g}: one curve of eta/B\nwhile the SDE holds; the best eta is the grid's smallest (a bound)",
                       fontsize=9)
         ax3.set_ylim(1e-6, 10 * floor)
         ax3.legend(fontsize=6, ncol=2)
@@ -175,7 +187,7 @@ def plot_equilibrium(result, path):
 
 
 def plot_lsr(result, path):
-    """G/N against batch size with the Theorem 5.6 threshold; predicted and observed critical batch sizes."""
+    """G/N against batch size with the eq. (14) threshold; Theorem 5.6's and the observed critical batch sizes."""
     fig, (ax, ax2) = figure(2)
     B = result.batch_sizes
     gn = result.G_over_N
@@ -185,8 +197,8 @@ def plot_lsr(result, path):
     ks = np.geomspace(1.0, result.kappas[-1], 200)
     crit = np.array([result.critical_ratio(k) for k in ks])
     finite = np.isfinite(crit) & (crit > 0)
-    ax.loglog(ks[finite] * B0, crit[finite], "k--", label=f"Theorem 5.6 threshold on baseline G/N (C^2={result.C ** 2:g})")
-    ax.axvline(result.kappa_max * B0, color="C3", ls="-.", label=f"predicted critical B = {result.kappa_max * B0:.3g}")
+    ax.loglog(ks[finite] * B0, crit[finite], "k--", label=f"eq. (14), baseline form: largest G/N (C^2={result.C ** 2:g})")
+    ax.axvline(result.kappa_max * B0, color="C3", ls="-.", label=f"Theorem 5.6 (sharper): critical B = {result.kappa_max * B0:.3g}")
     ax.axvline(result.kappa_observed * B0, color="C2", ls=":", lw=2,
                label=f"observed: C-close up to B = {result.kappa_observed * B0:g}")
     ax.set_xscale("log")

@@ -5,7 +5,7 @@ SGD and SVAG on a finite data set (Lemma 4.7), the norm dynamics of a
 scale-invariant loss with weight decay (eqs. (9)-(10)), the equilibrium
 relations (11)-(12), C-closeness (Definition 5.1) and the conditions under
 which an SDE approximation (Theorem 5.2) or the linear scaling rule
-(Theorems 5.5, 5.6) must fail.  ``docs/mathematics.md`` derives each one;
+(Theorem 5.6 and eq. (14)) must fail.  ``docs/mathematics.md`` derives each one;
 ``tests/properties`` checks them against exhaustive enumeration.
 
 Units.  For SGD at learning rate eta, ``R = E|x|^2``, ``G = E|grad L(x)|^2``
@@ -181,7 +181,7 @@ def sde_equilibrium_residual(R, N_bar, weight_decay):
 
 
 # ---------------------------------------------------------------------------
-# Definition 5.1 and Theorems 5.2, 5.5, 5.6
+# Definition 5.1, Theorem 5.2, Theorem 5.6 and eq. (14)
 
 
 def closeness(a, b):
@@ -240,7 +240,7 @@ def min_sde_closeness(G, N, lr, weight_decay):
 
 
 def lsr_kappa_max(G, N, C, lr, weight_decay):
-    r"""Theorem 5.5: the largest kappa for which (C, kappa)-linear scaling invariance can hold.
+    r"""The paper's Theorem 5.6, sharper: the largest kappa for which (C, kappa)-linear scaling invariance can hold.
 
     Baseline SGD at (B, lr) has equilibrium (R, G, N); the scaled run at
     (kappa B, kappa lr) has (R', G', N').  (C, kappa)-invariance asks R', G' and
@@ -252,6 +252,10 @@ def lsr_kappa_max(G, N, C, lr, weight_decay):
 
     With ``lr wd -> 0`` this is ``C^2 + (C^2 - 1) N/G``.  Any larger kappa breaks
     the linear scaling rule, whatever happens at the scaled batch size.
+
+    How it differs from the printed theorem: it keeps the weight-decay factor
+    rho and solves the inequality for kappa exactly rather than bounding it,
+    so its constant is sharper (docs/mathematics.md, "Section 5").
     """
     lr, weight_decay = _check_lr_wd(lr, weight_decay)
     if not (G > 0 and N >= 0):
@@ -262,9 +266,9 @@ def lsr_kappa_max(G, N, C, lr, weight_decay):
 
 
 def lsr_critical_ratio(kappa, C, lr, weight_decay):
-    r"""Theorem 5.6: the largest baseline G/N for which (C, kappa)-invariance can hold.
+    r"""The baseline form of the paper's eq. (14): the largest baseline G/N for which (C, kappa)-invariance can hold.
 
-    The same inequality as :func:`lsr_kappa_max`, solved for the baseline's
+    The same inequality as :func:`lsr_kappa_max` (Theorem 5.6), solved for the baseline's
     ``G/N``: ``G/N <= (C^2 rho - 1)/(kappa - C^2 rho)`` when ``kappa > C^2 rho``
     (``inf`` otherwise: no G/N rules the scaling out).  A negative value
     means no baseline can satisfy it.  Increasing in C and decreasing in kappa.

@@ -1,4 +1,4 @@
-"""Definition 5.1 and Theorems 5.2, 5.5 and 5.6, as logic and on simulated equilibria.
+"""Definition 5.1, Theorem 5.2, Theorem 5.6 and eq. (14), as logic and on simulated equilibria.
 
 Statements (derived in docs/mathematics.md, "Section 5"):
 
@@ -7,10 +7,12 @@ Statements (derived in docs/mathematics.md, "Section 5"):
   (2 - eta wd) wd R = eta (G + N), and the SDE's (R_bar, N_bar), which
   satisfies eq. (12) 2 wd R_bar = N_bar, are C-close in R and in
   N ~ N_bar/eta, then G/N <= (1 - eta wd/2) C^2 - 1.
-* Theorem 5.5: if SGD at (B, eta) and at (kappa B, kappa eta) are C-close in
-  R, G and kappa-scaled N, then kappa <= kappa_max(G/N, C) (``lsr_kappa_max``).
-* Theorem 5.6: the same bound read as a largest baseline G/N for a given
-  kappa (``lsr_critical_ratio``); both thresholds are monotone in C and kappa.
+* Theorem 5.6 (solved exactly, a sharper constant): if SGD at (B, eta) and at
+  (kappa B, kappa eta) are C-close in R, G and kappa-scaled N, then
+  kappa <= kappa_max(G/N, C) (``lsr_kappa_max``).
+* Eq. (14) in its baseline form: the same bound read as a largest baseline
+  G/N for a given kappa (``lsr_critical_ratio``); both thresholds are
+  monotone in C and kappa.
 """
 
 import math

@@ -4,7 +4,7 @@
 ``exact_weak_error``    Theorem 4.3, exactly, on the linear models
 ``weak_error``          Theorem 4.3 by Monte Carlo (SphereRegression), two references
 ``equilibrium``         eqs. (9)-(12) and Theorem 5.2 on SphereRegression
-``lsr``                 Theorems 5.5, 5.6: where the linear scaling rule fails
+``lsr``                 Theorem 5.6, eq. (14): where the linear scaling rule fails
 ``svag_paths``          SVAG converging to the SDE along time (Figure 4)
 ``stationary``          stationary covariance of SGD/SVAG against the SDE's
 ``regimes``             best learning rate against batch size (Smith et al.)

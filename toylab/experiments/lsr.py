@@ -1,7 +1,7 @@
-"""When the linear scaling rule fails: Theorems 5.5 and 5.6 on a toy model.
+"""When the linear scaling rule fails: the paper's Theorem 5.6 and eq. (14) on a toy model.
 
 From one baseline run of SGD at (B, eta) on a scale-invariant model with
-weight decay, Theorem 5.5 predicts the largest kappa for which (C, kappa)-linear
+weight decay, Theorem 5.6 (solved exactly, a sharper constant) predicts the largest kappa for which (C, kappa)-linear
 scaling invariance can hold (``toylab.theory.lsr_kappa_max``, from the
 baseline's G/N).  The experiment then runs SGD at (kappa B, kappa eta) for a
 sweep of kappa and finds where the scaled equilibria stop being C-close to the
@@ -33,7 +33,7 @@ class LsrResult(Result):
 
     ``closeness[i]`` is the smallest C for which run i is C-close to the
     baseline in (R, G, kappa N); ``closeness_low`` subtracts two standard
-    errors.  ``kappa_max`` is Theorem 5.5's prediction from the baseline;
+    errors.  ``kappa_max`` is Theorem 5.6's prediction (sharper constant) from the baseline;
     ``kappa_observed`` the largest kappa of the sweep whose equilibrium is
     still C-close (all smaller ones being so too).
     """
@@ -60,7 +60,7 @@ class LsrResult(Result):
         return self.G / self.N
 
     def critical_ratio(self, kappa):
-        """Theorem 5.6: the largest baseline G/N for (C, kappa)-invariance."""
+        """Eq. (14) in its baseline form: the largest baseline G/N for (C, kappa)-invariance."""
         return theory.lsr_critical_ratio(kappa, self.C, self.config["lr"], self.config["weight_decay"])
 
     def summary(self):

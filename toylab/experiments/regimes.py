@@ -16,11 +16,16 @@ computed exactly (``toylab.exact``) over an eta x B grid.  Three budgets:
   B collapse onto one curve of eta/B; the curvature-dominated regime shows as
   the departure from that curve.
 
-The crossover is near the noise scale
+Beside it the noise scale of McCandlish et al. (2018, "An empirical model of
+large-batch training"),
 
     B_noise = tr(H Sigma_1(x)) / (grad L(x)^T H grad L(x)),
 
-evaluated at the start x0 (where the budget's loss decrease begins).
+evaluated at the start x0 only (the noise and the gradient change along the
+run).  It sets the order of the crossover, not its place: the measured
+crossover (:attr:`RegimesResult.crossover`, where the small-batch line
+eta proportional to B reaches the largest best eta) lies at about 4.5 B_noise
+on the demo regression under the 2-epoch budget.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ __all__ = ["RegimesResult", "regimes", "noise_scale"]
 
 
 def noise_scale(model, x):
-    """``B_noise = tr(H Sigma_1(x)) / (grad L^T H grad L)`` (Smith et al., 2020)."""
+    """``B_noise = tr(H Sigma_1(x)) / (grad L^T H grad L)`` at x (McCandlish et al., 2018)."""
     H = model.quadratic_form()[0]
     g = model.grad(x)
     return float(np.trace(H @ model.sigma1(x)) / (g @ H @ g))
@@ -57,7 +62,7 @@ class RegimesResult(Result):
     final_loss : (NB, NE) exact E L(x) after the budget (inf where SGD's moments diverge)
     n_steps : (NB, NE) SGD steps the budget gives each (B, eta)
     best_lr : (NB,) eta minimising the final loss (refined by a parabola in log eta)
-    b_noise : the noise scale at x0
+    b_noise : McCandlish et al.'s noise scale at x0
     lr_limit : 2 / lambda_max(H + wd)
     """
 
@@ -71,11 +76,34 @@ class RegimesResult(Result):
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
 
+    @property
+    def at_edge(self):
+        """(NB,) bool: the best eta is the grid's smallest or largest value, so the optimum may lie outside it."""
+        lo, hi = self.lrs.min(), self.lrs.max()
+        return np.isclose(self.best_lr, lo, rtol=1e-12) | np.isclose(self.best_lr, hi, rtol=1e-12)
+
+    @property
+    def crossover(self):
+        """The measured crossover batch size: where the line through the smallest batch's best eta,
+        proportional to B, reaches the largest best eta (NaN when an end of the line is at the grid's edge)."""
+        if self.at_edge[0] or len(self.batch_sizes) < 2:
+            return float("nan")
+        return float(self.batch_sizes[0] * np.max(self.best_lr) / self.best_lr[0])
+
     def summary(self):
-        pairs = ", ".join(f"B={b:g}: {lr:.3g}" for b, lr in zip(self.batch_sizes, self.best_lr))
+        pairs = ", ".join(f"B={b:g}: {lr:.3g}" + (" (grid edge)" if e else "")
+                          for b, lr, e in zip(self.batch_sizes, self.best_lr, self.at_edge))
         budget = ", ".join(f"{k} = {v:g}" for k, v in self.config["budget"].items())
-        return (f"regimes ({budget}): best lr {pairs}; B_noise = {self.b_noise:.3g}; "
+        text = (f"regimes ({budget}): best lr {pairs}; B_noise (McCandlish et al., at x0) = {self.b_noise:.3g}; "
                 f"2/lambda_max = {self.lr_limit:.3g}")
+        if np.isfinite(self.crossover):
+            text += f"; measured crossover B = {self.crossover:.3g} = {self.crossover / self.b_noise:.2f} B_noise"
+        if np.any(self.at_edge):
+            text += ("; a best lr at the grid's edge is a bound, not an optimum (under a budget of SDE time the "
+                     "final loss grows with lr/B in the noise regime, so the smallest lr wins: pass smaller lrs "
+                     "to see where it stops)" if "time" in self.config["budget"] else
+                     "; a best lr at the grid's edge is a bound, not an optimum: widen the grid (lrs=)")
+        return text
 
 
 def _final_loss(args):

@@ -8,9 +8,12 @@ stationary covariances solve, with ``K = H + wd``,
 * SVAG(l):       ``K S + S K - (eta/l) K S K = eta C/B``        (discrete, step eta/l)
 
 so SGD (l = 1) exceeds the SDE by ``Delta = S_SGD - S_SDE`` solving
-``K Delta + Delta K = eta K S_SGD K``: along an eigen-direction of commuting K
-and C the ratio is exactly ``1/(1 - eta k/2)``, and SVAG closes the gap as
-``1/(1 - eta k/(2l))``.  On ``GaussianLinearRegression`` the noise depends on x
+``K Delta + Delta K = eta K S_SGD K``.  Along every eigenvector u of K
+(eigenvalue k), for any C, ``u^T S u`` of SGD over the SDE's is exactly
+``1/(1 - eta k/2)`` (project both equations on u: only ``u^T C u`` enters),
+and SVAG closes the gap as ``1/(1 - eta k/(2l))``; commuting K and C only
+matter for the matrix identity ``S_SGD = S_SDE (I - eta K/2)^{-1}``.  The
+trace ratio mixes the per-direction ratios.  On ``GaussianLinearRegression`` the noise depends on x
 and the moment maps of ``toylab.exact`` give the stationary moments exactly.
 """
 
@@ -40,8 +43,10 @@ class StationaryResult(Result):
     ls : (L,) SVAG parameters
     trace_sgd, trace_sde : (E,) tr Cov x at stationarity
     trace_svag : (L, E)
-    predicted_ratio : (E,) tr S_SGD / tr S_SDE from the Lyapunov equations
+    predicted_ratio : (E,) tr S_SGD / tr S_SDE from the Lyapunov solves
         (NoisyQuadratic only; NaN otherwise)
+    curvatures : (d,) eigenvalues k of H + wd, for the closed form 1/(1 - eta k/2)
+        per eigen-direction
     """
 
     lrs: np.ndarray
@@ -52,6 +57,11 @@ class StationaryResult(Result):
     predicted_ratio: np.ndarray
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    curvatures: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def direction_ratio(self, l=1.0):
+        """(d, E): the closed form 1/(1 - eta k/(2l)) along each eigenvector of H + wd (any C)."""
+        return 1.0 / (1.0 - self.lrs[None, :] * self.curvatures[:, None] / (2.0 * l))
 
     @property
     def ratio(self):
@@ -124,6 +134,7 @@ def stationary(model, lrs, batch_size, ls=(2, 4, 8, 16), *, weight_decay=0.0):
         trace_sde=trace_sde,
         trace_svag=trace_svag,
         predicted_ratio=predicted,
+        curvatures=np.linalg.eigvalsh(model.quadratic_form()[0]) + weight_decay,
         config={"model": model.describe(), "batch_size": int(batch_size), "weight_decay": float(weight_decay)},
         versions=package_versions(),
     )
