@@ -49,7 +49,8 @@ def plot_weak_error(result, path):
     ax.loglog(ls, ref, "k:", label="slope -1 (Theorem 4.3)")
     ax.set_xlabel("SVAG parameter l")
     ax.set_ylabel(f"weak error of g = {result.observable} (exact)")
-    ax.set_title(f"fitted slope {result.slope():.4f}")
+    ax.set_title(f"fitted slope {result.slope():.4f} (linear model, quadratic g:\n"
+                 "the moment ODE's discretisation; see the sphere and |x|^4 figures)", fontsize=8)
     ax.legend(fontsize=8)
     ax2.semilogx(ls, result.scaled, "o-")
     ax2.set_xlabel("SVAG parameter l")
