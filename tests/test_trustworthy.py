@@ -436,3 +436,39 @@ def test_stationary_ratio_holds_along_every_eigenvector_for_any_noise():
             u = U[:, j]
             assert abs((u @ sgd @ u) / (u @ sde @ u) - res.direction_ratio()[j, e]) < 1e-10
             assert abs((u @ svag @ u) / (u @ sde @ u) - res.direction_ratio(4)[j, e]) < 1e-10
+
+
+# ---------------------------------------------------------------------------
+# the expected pieces
+
+
+def test_version_license_citation_and_typing(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"toylab {toylab.__version__}"
+    out = subprocess.run([sys.executable, "-m", "toylab", "--version"], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert out.returncode == 0 and out.stdout.startswith("toylab ")
+    assert "MIT License" in (ROOT / "LICENSE").read_text()
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert "On the Validity of Modeling SGD" in citation and "cff-version" in citation
+    assert (Path(toylab.__file__).parent / "py.typed").exists()
+
+
+def test_plotting_leaves_the_backend_alone_and_returns_figures(tmp_path):
+    script = (
+        "import matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "import toylab.plotting as P\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+        "from toylab.experiments import ExactWeakError\n"
+        f"r = ExactWeakError.load({str(ROOT / 'figures' / 'weak_error_exact.npz')!r})\n"
+        "fig = P.plot_weak_error(r)\n"
+        "assert type(fig).__name__ == 'Figure' and len(fig.axes) == 2\n"
+        f"P.plot_weak_error(r, {str(tmp_path / 'w.png')!r})\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert (tmp_path / "w.png").stat().st_size > 10_000

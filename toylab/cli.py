@@ -274,6 +274,9 @@ def _positive(kind):
 
 def build_parser():
     parser = _Parser(prog="toylab", description="When does SGD behave like its SDE? Exact toy models and simulators.")
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"toylab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     fmt = argparse.ArgumentDefaultsHelpFormatter
     rep = sub.add_parser("reproduce", help="write every figure and its data under figures/", formatter_class=fmt)

@@ -286,7 +286,7 @@ def _lookup(table, name):
 # public functions
 
 
-def moments(model, algorithm, x0, times):
+def moments(model, algorithm: Algorithm, x0, times) -> Moments:
     """Exact E x and E x x^T at SDE ``times``, every path started at ``x0``.
 
     Parameters
@@ -377,7 +377,7 @@ def _discrete_moments(model, algorithm, x0, steps):
     return first, second
 
 
-def stationary(model, algorithm):
+def stationary(model, algorithm: Algorithm) -> StationaryMoments:
     """Stationary E x, E x x^T and Cov x: the fixed point of the exact moment map.
 
     For a discrete algorithm, the fixed point of ``z -> T z`` exists when the
@@ -437,8 +437,8 @@ def _moment_growth(model, algorithm):
     return float(np.max(np.abs(np.linalg.eigvals(_matrix(step, n)[1:, 1:])))) - 1.0
 
 
-def critical_lr(model, batch_size, momentum=0.0, *, weight_decay=0.0, sampler="with_replacement", sde=False,
-                grid=48):
+def critical_lr(model, batch_size: int, momentum: float = 0.0, *, weight_decay: float = 0.0,
+                sampler: str = "with_replacement", sde: bool = False, grid: int = 48) -> float:
     r"""The supremum of learning rates at which SGD's second moments stay bounded.
 
     The exact moment map ``T(lr)`` of SGD(lr, B, momentum) (on (x, b) with

@@ -1,12 +1,15 @@
-"""One consistent figure style for every toylab figure."""
+"""One consistent figure style for every toylab figure.
+
+Every ``plot_*`` function returns its ``matplotlib.figure.Figure``; given a
+``path`` it also writes the figure there and closes it.  Importing this
+module leaves matplotlib's backend alone, so figures show inline in a
+notebook.
+"""
 
 from __future__ import annotations
 
-import matplotlib
-
-matplotlib.use("Agg")  # figures are written to files; no display is needed
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 STYLE = {
     "figure.dpi": 110,
@@ -26,11 +29,15 @@ def figure(ncols=1, width=4.6, height=3.6):
     return fig, axes[0]
 
 
-def save(fig, path):
+def save(fig, path=None):
+    """Lay out ``fig``; with a ``path``, write it there and close it.  Returns ``fig``."""
     with plt.rc_context(STYLE):
         fig.tight_layout()
-        fig.savefig(path)
-    plt.close(fig)
+        if path is not None:
+            fig.savefig(path)
+    if path is not None:
+        plt.close(fig)
+    return fig
 
 
 def _finite_min(values):
@@ -38,7 +45,7 @@ def _finite_min(values):
     return float(np.min(values[np.isfinite(values)]))
 
 
-def plot_weak_error(result, path):
+def plot_weak_error(result, path=None):
     """Weak error of SVAG against the SDE versus l, with the O(1/l) slope drawn."""
     fig, (ax, ax2) = figure(2)
     ls = result.ls
@@ -57,10 +64,10 @@ def plot_weak_error(result, path):
     ax2.set_ylabel("l x weak error")
     ax2.set_title("l x error converges: error = C/l + O(1/l^2)")
     ax2.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_monte_carlo(times, runs, exact_sde, path, observable="loss"):
+def plot_monte_carlo(times, runs, exact_sde, path=None, observable="loss"):
     """Monte Carlo means (with 2-standard-error bars) against exact expectations.
 
     ``runs``: list of (label, Ensemble, exact mean over ``times``).
@@ -76,10 +83,10 @@ def plot_monte_carlo(times, runs, exact_sde, path, observable="loss"):
     ax.set_ylabel(f"E {observable}(x_t)")
     ax.set_title("Monte Carlo against exact moments (lines: exact, same colour)")
     ax.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_stationary(result, path):
+def plot_stationary(result, path=None):
     """Stationary tr Cov of SGD, SVAG(l) and the SDE against eta, and their ratios."""
     fig, (ax, ax2) = figure(2)
     ax.loglog(result.lrs, result.trace_sgd, "o-", label="SGD (exact)")
@@ -106,10 +113,10 @@ def plot_stationary(result, path):
     ax2.set_ylabel("ratio of tr Cov to the SDE's")
     ax2.set_title("discrete excess, closed by SVAG as l grows")
     ax2.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_regimes(result, path, time_result=None):
+def plot_regimes(result, path=None, time_result=None):
     """Best eta against B, with the linear (noise) and saturated (curvature) regimes.
 
     ``time_result``: the same grid under a budget of SDE time, drawn as the
@@ -153,10 +160,10 @@ def plot_regimes(result, path, time_result=None):
                       fontsize=9)
         ax3.set_ylim(1e-6, 10 * floor)
         ax3.legend(fontsize=6, ncol=2)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_equilibrium(result, path):
+def plot_equilibrium(result, path=None):
     """Residual of eq. (12) on SVAG's and EM's equilibria, shrinking as l grows and dt shrinks."""
     fig, (ax, ax2) = figure(2)
     lr = result.config["lr"]
@@ -184,10 +191,10 @@ def plot_equilibrium(result, path):
     ax2.set_xlabel("own balance residual / s.e.  ((11) for SGD)")
     ax2.set_title("each equilibrium's own relation holds")
     ax2.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_lsr(result, path):
+def plot_lsr(result, path=None):
     """G/N against batch size with the eq. (14) threshold; Theorem 5.6's and the observed critical batch sizes."""
     fig, (ax, ax2) = figure(2)
     B = result.batch_sizes
@@ -216,13 +223,14 @@ def plot_lsr(result, path):
     ax2.set_ylabel("smallest C for C-closeness (Def. 5.1)")
     ax2.set_title("observed breakdown")
     ax2.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_svag_paths(results, path, titles):
+def plot_svag_paths(results, path=None, titles=None):
     """Loss and |x|^2 against SDE time: SGD, SVAG(l), SDE; one row per setting."""
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(results), 2, figsize=(9.2, 3.4 * len(results)), squeeze=False)
+    titles = titles if titles is not None else [f"lr = {res.config.get('lr', '?')}" for res in results]
     for row, (res, title) in enumerate(zip(results, titles)):
         for j, name in enumerate(("loss", "|x|^2")):
             ax = axes[row, j]
@@ -236,10 +244,10 @@ def plot_svag_paths(results, path, titles):
             ax.set_title(f"{title}: {name}")
             if j == 0:
                 ax.legend(fontsize=6)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_weak_error_mc(results, path):
+def plot_weak_error_mc(results, path=None):
     """Monte Carlo weak error of SVAG against l (95% intervals), of EM against dt, and the non-Gaussian gap.
 
     The third panel is E g(SGD) - E g(NGD) over SDE time, relative to
@@ -282,10 +290,10 @@ def plot_weak_error_mc(results, path):
     ax3.set_ylabel("(E g(SGD) - E g(NGD)) / max_t |E g(NGD)|")
     ax3.set_title("non-Gaussian gap: SGD against NGD (3), 95% band", fontsize=9)
     ax3.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_momentum(result, path):
+def plot_momentum(result, path=None):
     """Stationary tr Cov of heavy ball against lr for each mu, the SDE at lr/(1 - mu), Monte Carlo points."""
     fig, (ax, ax2) = figure(2, width=5.0)
     for i, mu in enumerate(result.momenta):
@@ -310,10 +318,10 @@ def plot_momentum(result, path):
     ax2.set_title("excess over the SDE: smaller with momentum at equal lr,\n"
                   "the same at equal lr h / (2 (1 + mu))", fontsize=9)
     ax2.legend(fontsize=7)
-    save(fig, path)
+    return save(fig, path)
 
 
-def plot_noise(results, path):
+def plot_noise(results, path=None):
     """Per model (one row each): critical lr against B beside 2/h_max; stationary E L against lr."""
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(len(results), 2, figsize=(10.0, 3.8 * len(results)), squeeze=False)
@@ -344,4 +352,4 @@ def plot_noise(results, path):
         ax2.set_ylabel("stationary E L")
         ax2.set_title(f"{name}: SGD's stationary loss leaves its SDE's", fontsize=9)
         ax2.legend(fontsize=6, ncol=2)
-    save(fig, path)
+    return save(fig, path)

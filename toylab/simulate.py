@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import _validate as V
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .algorithms import Algorithm
+    from .models import Model
 from ._kernels import DIVERGENCE_BOUND
 from ._time import record_steps
 from .algorithms import Algorithm
@@ -104,18 +112,18 @@ def resolve_backend(backend):
 
 
 def simulate(
-    model,
-    algorithm,
-    x0,
-    times,
+    model: Model,
+    algorithm: Algorithm,
+    x0: ArrayLike,
+    times: ArrayLike,
     *,
-    paths=1000,
-    seed=0,
-    backend="cpu",
-    progress=True,
-    observables=None,
-    chunk_size=None,
-):
+    paths: int = 1000,
+    seed: int = 0,
+    backend: str = "cpu",
+    progress: bool = True,
+    observables: dict[str, Callable] | None = None,
+    chunk_size: int | None = None,
+) -> Ensemble:
     """Simulate ``paths`` trajectories of ``algorithm`` on ``model`` from ``x0``.
 
     Parameters
