@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from toylab import GD, NGD, SGD, SVAG, EulerMaruyama, GaussianLinearRegression, SphereRegression, simulate
 from toylab._numpy_backend import Draws
 
-from .strategies import datasets, points
+from toylab.testing.strategies import datasets, points
 
 seeds = st.integers(0, 2**64 - 1)
 PATHS = 16

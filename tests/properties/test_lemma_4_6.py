@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from toylab import SDE, GaussianLinearRegression, NoisyQuadratic, exact
 
-from .strategies import finite_setups, points
+from toylab.testing.strategies import finite_setups, points
 
 
 def _delta_moments(z, x, d):

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from toylab import SVAG
 from toylab.theory import batch_third_moment, step_moments
 
-from .enumerate_batches import batch_grads, central_moment, moment, svag_increments
-from .strategies import finite_setups
+from toylab.testing.enumerate import batch_grads, central_moment, moment, svag_increments
+from toylab.testing.strategies import finite_setups
 
 ls = st.sampled_from([1.0, 1.5, 2.0, 4.0, 7.0, 16.0, 100.0])
 REL = 1e-10

@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from toylab import NGD, EulerMaruyama, exact
 from toylab.theory import batch_third_moment
 
-from .enumerate_batches import central_moment, moment, sgd_increments, sgd_states, svag_increments, svag_states
-from .strategies import finite_setups
+from toylab.testing.enumerate import central_moment, moment, sgd_increments, sgd_states, svag_increments, svag_states
+from toylab.testing.strategies import finite_setups
 
 REL = 1e-10
 

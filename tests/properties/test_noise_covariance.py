@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from toylab import GaussianLinearRegression, NoisyQuadratic, SphereRegression
 
-from .enumerate_batches import batch_grads, central_moment, moment, svag_increments
-from .strategies import finite_setups, points
+from toylab.testing.enumerate import batch_grads, central_moment, moment, svag_increments
+from toylab.testing.strategies import finite_setups, points
 
 
 def assert_psd(S, scale):

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from toylab import SphereRegression
 from toylab.theory import sgd_norm_step, svag_norm_step
 
-from .enumerate_batches import sgd_increments, svag_increments
-from .strategies import datasets, points, sphere_setups
+from toylab.testing.enumerate import sgd_increments, svag_increments
+from toylab.testing.strategies import datasets, points, sphere_setups
 
 
 @given(datasets(SphereRegression).flatmap(lambda m: st.tuples(st.just(m), points(m.dim, nonzero=True))),

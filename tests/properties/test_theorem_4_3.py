@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from toylab import SDE, exact
 from toylab.experiments.weak_error import exact_weak_error
 
-from .strategies import datasets, points
+from toylab.testing.strategies import datasets, points
 
 
 @st.composite
