@@ -28,7 +28,7 @@ from ..ensemble import package_versions
 from ..results import Result
 from ._common import RunConfig, simulate_config
 from ._executor import run_sweep
-from .noise import settle_steps
+from .noise import check_sweep, last_records, settle_steps
 
 __all__ = ["MomentumResult", "momentum"]
 
@@ -137,18 +137,12 @@ def momentum(
     -------
     MomentumResult
     """
-    if not getattr(model, "has_exact_moments", False):
-        raise ValueError(f"model must be linear (exact moments), got {type(model).__name__}")
+    n_lrs, mc_fractions, paths = check_sweep(model, n_lrs, mc_fractions, paths)
     momenta = V.as_array("momenta", momenta, ndim=1)
     if np.any(momenta < 0) or np.any(momenta >= 1):
         raise ValueError(f"momenta must lie in [0, 1), got {momenta}")
     batch_size = V.integer("batch_size", batch_size, minimum=1)
     model.check_batch(batch_size, "with_replacement", name="batch_size")
-    n_lrs = V.integer("n_lrs", n_lrs, minimum=2)
-    mc_fractions = V.as_array("mc_fractions", mc_fractions, ndim=1)
-    if np.any(mc_fractions <= 0) or np.any(mc_fractions >= 1):
-        raise ValueError(f"mc_fractions must lie in (0, 1), got {mc_fractions}")
-    paths = V.integer("paths", paths, minimum=2)
     closed = type(model).__name__ == "NoisyQuadratic"
     H, b, _ = model.quadratic_form()
     if np.any(b != 0):
@@ -185,6 +179,7 @@ def momentum(
         for mu in momenta
     ])
     runs = run_sweep(simulate_config, configs, executor, label="momentum", progress=progress)
+    mc_trace, mc_stderr, mc_diverged = last_records(runs, "sq_norm", (M, P))
     return MomentumResult(
         momenta=momenta,
         lrs=lrs,
@@ -193,10 +188,10 @@ def momentum(
         trace_sde=trace_sde,
         mc_lrs=mc_lrs,
         mc_steps=mc_steps,
-        mc_trace=np.array([ens.mean("sq_norm")[-1] for ens in runs]).reshape(M, P),
-        mc_stderr=np.array([ens.stderr("sq_norm")[-1] for ens in runs]).reshape(M, P),
+        mc_trace=mc_trace,
+        mc_stderr=mc_stderr,
         mc_exact=mc_exact,
-        mc_diverged=np.array([int(ens.diverged[-1]) for ens in runs]).reshape(M, P),
+        mc_diverged=mc_diverged,
         lr_common=lr_common,
         ratio_common=ratio_common,
         config={

@@ -128,6 +128,25 @@ def settle_steps(model, algorithm, x0, tol=SETTLE, minimum=20):
     return steps
 
 
+def check_sweep(model, n_lrs, mc_fractions, paths):
+    """Validate the arguments the exact sweeps (``noise``, ``momentum``) share; returns them converted."""
+    if not getattr(model, "has_exact_moments", False):
+        raise ValueError(f"model must be linear (exact moments), got {type(model).__name__}")
+    n_lrs = V.integer("n_lrs", n_lrs, minimum=2)
+    mc_fractions = V.as_array("mc_fractions", mc_fractions, ndim=1)
+    if np.any(mc_fractions <= 0) or np.any(mc_fractions >= 1):
+        raise ValueError(f"mc_fractions must lie in (0, 1), got {mc_fractions}")
+    return n_lrs, mc_fractions, V.integer("paths", paths, minimum=2)
+
+
+def last_records(runs, name, shape):
+    """Mean, standard error and diverged count of ``name`` at each run's last record, shaped ``shape``."""
+    mean = np.array([ens.mean(name)[-1] for ens in runs]).reshape(shape)
+    stderr = np.array([ens.stderr(name)[-1] for ens in runs]).reshape(shape)
+    diverged = np.array([int(ens.diverged[-1]) for ens in runs]).reshape(shape)
+    return mean, stderr, diverged
+
+
 def _minimum(model):
     H, b, _ = model.quadratic_form()
     return np.linalg.solve(H, b)
@@ -167,8 +186,7 @@ def noise(
     -------
     NoiseResult
     """
-    if not getattr(model, "has_exact_moments", False):
-        raise ValueError(f"model must be linear (exact moments), got {type(model).__name__}")
+    n_lrs, mc_fractions, paths = check_sweep(model, n_lrs, mc_fractions, paths)
     batch_sizes = V.as_array("batch_sizes", batch_sizes, ndim=1)
     curve_batch_sizes = V.as_array("curve_batch_sizes", curve_batch_sizes, ndim=1)
     for name, arr in (("batch_sizes", batch_sizes), ("curve_batch_sizes", curve_batch_sizes)):
@@ -176,12 +194,6 @@ def noise(
             raise ValueError(f"{name} must be positive integers, got {arr}")
         for B in arr:
             model.check_batch(int(B), "with_replacement", name=name)
-    n_lrs = V.integer("n_lrs", n_lrs, minimum=2)
-    mc_fractions = V.as_array("mc_fractions", mc_fractions, ndim=1)
-    if np.any(mc_fractions <= 0) or np.any(mc_fractions >= 1):
-        raise ValueError(f"mc_fractions must lie in (0, 1), got {mc_fractions}")
-    paths = V.integer("paths", paths, minimum=2)
-
     gaussian = type(model).__name__ == "GaussianLinearRegression"
     H = model.quadratic_form()[0]
     h_max = float(np.linalg.eigvalsh(H)[-1])
@@ -219,9 +231,7 @@ def noise(
             mc_exact[j, p] = exact.moments(model, alg, x0, [t]).mean("loss")[0]
             configs.append(RunConfig(model, alg, x0, np.array([t]), paths, seed + len(configs), backend))
     runs = run_sweep(simulate_config, configs, executor, label="noise", progress=progress)
-    mc_loss = np.array([ens.mean("loss")[-1] for ens in runs]).reshape(mc_lrs.shape)
-    mc_stderr = np.array([ens.stderr("loss")[-1] for ens in runs]).reshape(mc_lrs.shape)
-    mc_diverged = np.array([int(ens.diverged[-1]) for ens in runs]).reshape(mc_lrs.shape)
+    mc_loss, mc_stderr, mc_diverged = last_records(runs, "loss", mc_lrs.shape)
     return NoiseResult(
         batch_sizes=batch_sizes,
         critical_sgd=crit_sgd,
