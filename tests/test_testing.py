@@ -79,3 +79,23 @@ def test_the_property_testing_page_example_runs():
     namespace = {}
     exec(re.search(r"```python\n(.*?)```", text, re.S).group(1), namespace)
     namespace["test_svag_second_moment"]()
+
+
+@pytest.mark.parametrize("name,args", [
+    ("sgd_vs_sde_2d", ["--lr", "0.1", "--paths", "500"]),
+    ("svag_convergence", ["--lr", "0.1", "--levels", "4"]),
+    ("weight_decay_equilibrium", ["--lr", "0.1", "--paths", "300"]),
+])
+def test_every_example_takes_its_parameters_and_writes_its_figure(name, args, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path / f"{name}.png"
+    run = subprocess.run([sys.executable, str(root / "examples" / f"{name}.py"), *args, "--out", str(out)],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env=dict(os.environ, PYTHONPATH=str(root)))
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert out.stat().st_size > 10_000 and f"wrote {out}" in run.stdout
