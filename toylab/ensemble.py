@@ -116,6 +116,28 @@ class Ensemble:
         return "\n".join(lines)
 
     # ---- saving -------------------------------------------------------------
+    def plot(self, observable="loss", ax=None, label=None):
+        """E observable against SDE time with a +-2 standard-error band; returns the Figure.
+
+        Draws on ``ax`` when given (several ensembles on one axes), else on a new figure.
+        """
+        import matplotlib.pyplot as plt
+
+        if observable not in self.observables:
+            raise ValueError(f"observable must be one of {self.observables}, got {observable!r}")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        alg = self.config.get("algorithm", {})
+        name = label or ", ".join(f"{k}={v}" for k, v in alg.items() if k in ("algorithm", "lr", "batch_size", "l"))
+        m, s = self.mean(observable), self.stderr(observable)
+        line = ax.plot(self.times, m, "-", label=f"{name} ({self.paths} paths)")[0]
+        ax.fill_between(self.times, m - 2 * s, m + 2 * s, color=line.get_color(), alpha=0.25, lw=0)
+        ax.set_xlabel("SDE time t (= steps x lr)")
+        ax.set_ylabel(f"E {observable} (+-2 s.e.)")
+        ax.set_title(self.config.get("model", {}).get("model", ""), fontsize=9)
+        ax.legend(fontsize=7)
+        return ax.figure
+
     def to_json(self):
         """Strict JSON: times, counts, each observable's mean and standard error (NaN as null), config."""
         import json

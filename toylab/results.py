@@ -32,6 +32,21 @@ class Result:
         """Strict JSON (RFC 8259): NaN and infinities become null."""
         return json.dumps(_strict(self.to_dict()), indent=2, allow_nan=False, default=float)
 
+    #: Name of the ``toylab.plotting`` function that draws this result, and whether it takes a list.
+    _plotter = None
+
+    def plot(self, path=None):
+        """The figure a user would look at first (the one ``toylab reproduce`` draws); returns it.
+
+        With ``path``, also writes it there.
+        """
+        if self._plotter is None:
+            raise TypeError(f"{type(self).__name__} has no figure")
+        from . import plotting
+
+        name, grouped = self._plotter
+        return getattr(plotting, name)([self] if grouped else self, path)
+
     def save(self, path):
         """Save losslessly to ``path`` (``.npz``), atomically: an interrupted save keeps the old file."""
         arrays, meta = {}, {}

@@ -47,6 +47,8 @@ class EquilibriumResult(Result):
     and Theorem 5.2's bound (see :meth:`summary`).
     """
 
+    _plotter = ("plot_equilibrium", False)
+
     kind: np.ndarray
     param: np.ndarray
     R: np.ndarray

@@ -38,6 +38,8 @@ class LsrResult(Result):
     still C-close (all smaller ones being so too).
     """
 
+    _plotter = ("plot_lsr", False)
+
     kappas: np.ndarray
     batch_sizes: np.ndarray
     R: np.ndarray

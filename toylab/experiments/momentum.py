@@ -53,6 +53,8 @@ class MomentumResult(Result):
     ratio_common : (M,) tr Cov(heavy ball) / tr Cov(SDE at lr_common / (1 - mu)) there, exactly
     """
 
+    _plotter = ("plot_momentum", False)
+
     momenta: np.ndarray
     lrs: np.ndarray
     trace_sgd: np.ndarray

@@ -63,6 +63,8 @@ class NoiseResult(Result):
     mc_diverged : (J, P) paths that diverged (counted, not averaged in)
     """
 
+    _plotter = ("plot_noise", True)
+
     batch_sizes: np.ndarray
     critical_sgd: np.ndarray
     critical_sde: np.ndarray

@@ -66,6 +66,8 @@ class RegimesResult(Result):
     lr_limit : 2 / lambda_max(H + wd)
     """
 
+    _plotter = ("plot_regimes", False)
+
     batch_sizes: np.ndarray
     lrs: np.ndarray
     final_loss: np.ndarray

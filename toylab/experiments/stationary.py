@@ -49,6 +49,8 @@ class StationaryResult(Result):
         per eigen-direction
     """
 
+    _plotter = ("plot_stationary", False)
+
     lrs: np.ndarray
     ls: np.ndarray
     trace_sgd: np.ndarray

@@ -32,6 +32,8 @@ class SvagPathsResult(Result):
     have shape (runs, observables, times) with observables ``("loss", "sq_norm")``.
     """
 
+    _plotter = ("plot_svag_paths", True)
+
     labels: tuple
     times: np.ndarray
     mean: np.ndarray

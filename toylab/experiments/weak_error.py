@@ -23,6 +23,8 @@ class ExactWeakError(Result):
     error of Theorem 4.3 on that grid).  Exact: no Monte Carlo error.
     """
 
+    _plotter = ("plot_weak_error", False)
+
     ls: np.ndarray
     times: np.ndarray
     error: np.ndarray
@@ -125,6 +127,8 @@ class WeakError(Result):
     ``gaussian_gap`` is ``max_t |E g(SGD) - E g(NGD)|`` with standard error
     ``gaussian_gap_se`` (at the maximising time).
     """
+
+    _plotter = ("plot_weak_error_mc", True)
 
     ls: np.ndarray
     times: np.ndarray
