@@ -189,6 +189,7 @@ def plot_equilibrium(result, path=None):
     ax2.axvline(4, color="k", ls=":", lw=1, label="+-4 s.e.")
     ax2.set_yticks(range(len(own)), labels, fontsize=7)
     ax2.set_xlabel("own balance residual / s.e.  ((11) for SGD)")
+    ax2.set_ylabel("run (SGD, SVAG l, Euler-Maruyama dt)")
     ax2.set_title("each equilibrium's own relation holds")
     ax2.legend(fontsize=7)
     return save(fig, path)
