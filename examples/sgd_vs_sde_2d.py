@@ -1,4 +1,6 @@
-"""SGD against its SDE on a 2-d least-squares problem.
+"""
+SGD against its SDE on a 2-d least-squares problem
+===================================================
 
 Simulates SGD and the SDE (Euler-Maruyama at a fine step) from the same
 start and compares E L(x_t) with the exact expectations of both: SGD's
@@ -17,7 +19,7 @@ from toylab import SDE, SGD, EulerMaruyama, LinearRegression, exact, simulate
 
 BATCH = 2
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--lr", type=float, default=0.2, help="learning rate")
 parser.add_argument("--paths", type=int, default=4000, help="Monte Carlo paths")
 parser.add_argument("--out", default="sgd_vs_sde.png", help="the figure")
@@ -54,5 +56,6 @@ ax.set_xlabel("SDE time t (= steps x lr)")
 ax.set_ylabel("E L(x_t)")
 ax.set_title(f"SGD against its SDE, lr = {LR:g}, B = {BATCH}")
 ax.legend(fontsize=7)
-save(fig, args.out)
+save(fig)
+fig.savefig(args.out)
 print(f"wrote {args.out}")

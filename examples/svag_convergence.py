@@ -1,6 +1,8 @@
-"""SVAG converging to the SDE as l grows: the O(1/l) rate of Theorem 4.3, exactly.
+"""
+SVAG converging to the SDE as l grows: the O(1/l) rate of Theorem 4.3, exactly
+==============================================================================
 
-On a linear model the weak error |E L(SVAG_l) - E L(SDE)| at a fixed SDE time
+On a linear model the weak error ``|E L(SVAG_l) - E L(SDE)|`` at a fixed SDE time
 is computed exactly for l = 1, 2, 4, ..., 256.  Each doubling of l halves it.
 
     python examples/svag_convergence.py [--lr 0.1] [--levels 9] [--out svag_convergence.png]
@@ -14,7 +16,7 @@ from toylab import LinearRegression
 from toylab.experiments import exact_weak_error
 from toylab.plotting import plot_weak_error
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--lr", type=float, default=0.1, help="learning rate")
 parser.add_argument("--levels", type=int, default=9, help="l = 1, 2, ..., 2^(levels - 1)")
 parser.add_argument("--out", default="svag_convergence.png", help="the figure")
@@ -31,5 +33,6 @@ for i, l in enumerate(result.ls):
     ratio = f"{result.error[i - 1] / result.error[i]:.4f}" if i else ""
     print(f"{l:6g}    {result.error[i]:.4e}    {result.scaled[i]:.4e}   {ratio}")
 print(f"fitted slope of log error against log l: {result.slope():.4f} (Theorem 4.3: -1)")
-plot_weak_error(result, args.out)
+fig = plot_weak_error(result)
+fig.savefig(args.out)
 print(f"wrote {args.out}")

@@ -1,8 +1,10 @@
-"""Weight decay and the norm equilibrium of a scale-invariant loss (eqs. 9-11).
+"""
+Weight decay and the norm equilibrium of a scale-invariant loss (eqs. 9-11)
+===========================================================================
 
-SGD on SphereRegression (the loss depends on x/|x| only) with weight decay:
-|x|^2 first shrinks, then settles where the decay balances the gradient
-noise, (2 - eta wd) wd R = eta (G + N), with R = E|x|^2, G = E|grad L|^2 and
+SGD on SphereRegression (the loss depends on ``x/|x|`` only) with weight decay:
+``|x|^2`` first shrinks, then settles where the decay balances the gradient
+noise, ``(2 - eta wd) wd R = eta (G + N)``, with ``R = E|x|^2``, ``G = E|grad L|^2`` and
 N = E tr Sigma_B.  The script simulates it and checks that balance.
 
     python examples/weight_decay_equilibrium.py [--lr 0.1] [--paths 2000] [--out weight_decay_equilibrium.png]
@@ -14,7 +16,7 @@ import numpy as np
 
 from toylab import SGD, SphereRegression, simulate, theory
 
-parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser = argparse.ArgumentParser(description=(__doc__ or "").strip().split("\n")[0])
 parser.add_argument("--lr", type=float, default=0.1, help="learning rate")
 parser.add_argument("--paths", type=int, default=2000, help="Monte Carlo paths")
 parser.add_argument("--out", default="weight_decay_equilibrium.png", help="the figure")
@@ -54,5 +56,6 @@ ax2.bar(["(2 - lr wd) wd R", "lr (G + N)"], [lhs, LR * (G + N)], yerr=[2 * (2 - 
         2 * LR * (sG + sN)], capsize=4, color=["C0", "C1"])
 ax2.set_ylabel("the two sides of eq. (11) (+-2 s.e.)")
 ax2.set_title(f"eq. (11) balances: residual {residual:+.1e} (s.e. {se:.0e})", fontsize=9)
-save(fig, args.out)
+save(fig)
+fig.savefig(args.out)
 print(f"wrote {args.out}")
