@@ -59,8 +59,24 @@ def _escape_bars(app, what, name, obj, options, lines):
         lines[i] = "".join(p if p.startswith("``") else p.replace("|", "\\|") for p in parts)
 
 
+def _write_cli_help(app):
+    """docs/cli_commands.inc: every command's ``--help``, generated from the parser itself."""
+    os.environ["COLUMNS"] = "100"
+    from toylab.cli import build_parser
+
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    parts = []
+    for name, sub in commands.items():
+        text = sub.format_help()
+        parts.append(f"``toylab {name}``\n" + "-" * (len(name) + 11) + "\n\n.. code-block:: text\n\n"
+                     + "\n".join("   " + line for line in text.splitlines()) + "\n")
+    (Path(app.srcdir) / "cli_commands.inc").write_text("\n".join(parts))
+
+
 def setup(app):
     app.connect("autodoc-process-docstring", _escape_bars)
+    app.connect("builder-inited", _write_cli_help)
 
 _GALLERY_OUT = Path(tempfile.mkdtemp(prefix="toylab-gallery-"))
 _GALLERY_SIZES = {

@@ -14,9 +14,14 @@ def test_sphinx_site_builds_with_warnings_as_errors(tmp_path):
     html = tmp_path / "html"
     for page in ("index.html", "api.html", "mathematics.html", "property_testing.html",
                  "generated/toylab.simulate.html", "generated/toylab.models.FiniteSum.html",
-                 "generated/toylab.exact.critical_lr.html", "auto_examples/index.html"):
+                 "generated/toylab.exact.critical_lr.html", "auto_examples/index.html", "cli.html"):
         assert (html / page).is_file(), page
     # every example renders its figure in the gallery
     images = sorted(p.name for p in (html / "_images").glob("sphx_glr_*_001.png"))
     assert images == ["sphx_glr_sgd_vs_sde_2d_001.png", "sphx_glr_svag_convergence_001.png",
                       "sphx_glr_weight_decay_equilibrium_001.png"]
+    # the command line page lists every command's options, generated from the parser
+    cli = (html / "cli.html").read_text()
+    for command in ("reproduce", "simulate", "noise", "momentum", "weak-error"):
+        assert f"usage: toylab {command}" in cli
+    assert "--curve-batch-sizes" in cli

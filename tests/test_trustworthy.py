@@ -472,3 +472,15 @@ def test_plotting_leaves_the_backend_alone_and_returns_figures(tmp_path):
                          env=dict(os.environ, PYTHONPATH=str(ROOT)), timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert (tmp_path / "w.png").stat().st_size > 10_000
+
+
+def test_public_type_hints_resolve():
+    import typing
+
+    from toylab.models import FiniteSum, GaussianLinearRegression, LinearRegression, NoisyQuadratic
+
+    for fn in (toylab.simulate, exact.moments, exact.stationary, exact.critical_lr, FiniteSum.__init__,
+               LinearRegression.__init__, GaussianLinearRegression.__init__, NoisyQuadratic.__init__,
+               Ensemble.mean, toylab.theory.gaussian_critical_lr):
+        hints = typing.get_type_hints(fn, localns={"Model": object, "Algorithm": object})
+        assert "return" in hints and len(hints) >= 2, fn

@@ -72,7 +72,7 @@ class Ensemble:
             raise ValueError(f"name must be one of {self.observables}, got {name!r}")
         return self.observables.index(name)
 
-    def mean(self, name):
+    def mean(self, name: str) -> np.ndarray:
         """Sample mean of observable ``name`` over the surviving paths, shape (T,)."""
         m = self._mean[:, self._column(name)].copy()
         m[self.count == 0] = np.nan
@@ -83,7 +83,7 @@ class Ensemble:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.count > 1, self._m2[:, self._column(name)] / (self.count - 1), np.nan)
 
-    def stderr(self, name):
+    def stderr(self, name: str) -> np.ndarray:
         """Standard error of :meth:`mean`, ``sqrt(var / count)``, shape (T,)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.sqrt(self.var(name) / self.count)
@@ -116,7 +116,7 @@ class Ensemble:
         return "\n".join(lines)
 
     # ---- saving -------------------------------------------------------------
-    def plot(self, observable="loss", ax=None, label=None):
+    def plot(self, observable: str = "loss", ax=None, label: str | None = None):
         """E observable against SDE time with a +-2 standard-error band; returns the Figure.
 
         Draws on ``ax`` when given (several ensembles on one axes), else on a new figure.

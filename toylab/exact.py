@@ -32,9 +32,10 @@ from itertools import combinations, product
 from math import comb
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._time import check_times, record_steps
 from . import _validate as V
+from ._time import check_times, record_steps
 from .algorithms import SDE, SGD, SVAG, Algorithm
 
 __all__ = [
@@ -286,7 +287,7 @@ def _lookup(table, name):
 # public functions
 
 
-def moments(model, algorithm: Algorithm, x0, times) -> Moments:
+def moments(model, algorithm: Algorithm, x0: ArrayLike, times: ArrayLike) -> Moments:
     """Exact E x and E x x^T at SDE ``times``, every path started at ``x0``.
 
     Parameters

@@ -11,9 +11,9 @@ import numpy as np
 
 from . import _validate as V
 
-if TYPE_CHECKING:
-    from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike
 
+if TYPE_CHECKING:
     from .algorithms import Algorithm
     from .models import Model
 from ._kernels import DIVERGENCE_BOUND

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _validate as V
 from .algorithms import SGD, SVAG
@@ -373,7 +374,7 @@ def _noise_feedback(lr, h, batch_size, momentum, sde):
     return float(np.sum(a / (batch_size - a)))
 
 
-def gaussian_critical_lr(h, batch_size, momentum=0.0, sde=False):
+def gaussian_critical_lr(h: ArrayLike, batch_size: int, momentum: float = 0.0, sde: bool = False) -> float:
     r"""The largest stable learning rate of SGD on ``GaussianLinearRegression(h, x*, sigma)``.
 
     The second moments of heavy-ball SGD (momentum mu, batch B, no weight
@@ -416,7 +417,8 @@ def gaussian_critical_lr(h, batch_size, momentum=0.0, sde=False):
     return float(brentq(f, 0.0, hi, xtol=1e-16 * hi, rtol=4 * np.finfo(float).eps, maxiter=500))
 
 
-def gaussian_stationary(lr, h, sigma, batch_size, momentum=0.0, sde=False):
+def gaussian_stationary(lr: float, h: ArrayLike, sigma: float, batch_size: int, momentum: float = 0.0,
+                        sde: bool = False) -> tuple[float, float]:
     r"""Stationary ``(E L, tr Cov x)`` of SGD (or its SDE) on ``GaussianLinearRegression(h, x*, sigma)``.
 
     Without weight decay the stationary mean is x*, Cov x is diagonal and,

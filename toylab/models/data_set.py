@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _validate as V
 from .finite_sum import FiniteSum
@@ -35,7 +36,7 @@ class DataSetModel(FiniteSum):
     #: the gradient is affine in x: exact moments (``toylab.exact``)
     _linear = False
 
-    def __init__(self, A, y, noise="auto"):
+    def __init__(self, A: ArrayLike, y: ArrayLike, noise: str = "auto") -> None:
         A = V.as_array("A", A, ndim=2)
         n, d = A.shape
         if n < 1 or d < 1:

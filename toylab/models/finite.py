@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._base import expected_grad_outer
 from .data_set import DataSetModel
@@ -88,7 +89,7 @@ class LinearRegression(DataSetModel):
     _sample_grad = staticmethod(linear_sample_grad)
     _linear = True
 
-    def __init__(self, A, y, noise="auto"):
+    def __init__(self, A: ArrayLike, y: ArrayLike, noise: str = "auto") -> None:
         super().__init__(A, y, noise)
         self.loss0 = float(self.y @ self.y) / (2 * self.n_samples)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from collections import namedtuple
 
 import numba
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _validate as V
 from .._kernels import finite_sum as _compiled_finite_sum
@@ -103,7 +105,7 @@ class FiniteSum(Model):
     #: how NoiseDraws are made: one normal per sample
     noise_method = "per_sample"
 
-    def __init__(self, data, loss, grad, dim, *, linear=False):
+    def __init__(self, data: ArrayLike, loss: Callable, grad: Callable, dim: int, *, linear: bool = False) -> None:
         data = V.as_array("data", data, ndim=2)
         if data.shape[0] < 1:
             raise ValueError(f"data must have at least one row (one sample), got shape {data.shape}")

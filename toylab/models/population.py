@@ -7,6 +7,7 @@ from collections import namedtuple
 from types import SimpleNamespace
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import _validate as V
 from .._kernels import rng as R
@@ -174,7 +175,7 @@ class GaussianLinearRegression(Model):
 
     has_exact_moments = True
 
-    def __init__(self, h, x_star, sigma):
+    def __init__(self, h: ArrayLike, x_star: ArrayLike, sigma: float) -> None:
         h = V.as_array("h", h, ndim=1)
         if h.size < 1:
             raise ValueError("h must have at least one entry")
@@ -275,7 +276,7 @@ class NoisyQuadratic(Model):
 
     has_exact_moments = True
 
-    def __init__(self, H, C):
+    def __init__(self, H: ArrayLike, C: ArrayLike) -> None:
         self.H = V.symmetric("H", H)
         self.dim = self.H.shape[0]
         self.C = V.symmetric("C", C, dim=self.dim)
