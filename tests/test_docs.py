@@ -25,3 +25,17 @@ def test_sphinx_site_builds_with_warnings_as_errors(tmp_path):
     for command in ("reproduce", "simulate", "noise", "momentum", "weak-error"):
         assert f"usage: toylab {command}" in cli
     assert "--curve-batch-sizes" in cli
+
+
+def test_the_api_reference_lists_every_public_name():
+    import toylab
+    import toylab.experiments
+    import toylab.models
+    import toylab.testing
+
+    text = (ROOT / "docs" / "api.rst").read_text()
+    for module in (toylab.models, toylab.experiments, toylab.exact, toylab.theory, toylab.testing):
+        for name in module.__all__:
+            assert f"   {module.__name__}.{name}\n" in text, f"{module.__name__}.{name}"
+    for name in toylab.__all__:
+        assert f".{name}\n" in text or name in ("exact", "theory"), name
