@@ -484,3 +484,10 @@ def test_public_type_hints_resolve():
                Ensemble.mean, toylab.theory.gaussian_critical_lr):
         hints = typing.get_type_hints(fn, localns={"Model": object, "Algorithm": object})
         assert "return" in hints and len(hints) >= 2, fn
+    import toylab.experiments as ex
+
+    for module in (toylab.theory, ex):
+        for name in module.__all__:
+            fn = getattr(module, name)
+            if callable(fn) and not isinstance(fn, type):
+                assert "return" in typing.get_type_hints(fn), f"{module.__name__}.{name}"

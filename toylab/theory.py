@@ -59,7 +59,7 @@ def _finite_model(model):
         )
 
 
-def batch_third_moment(model, x, batch_size, sampler="with_replacement"):
+def batch_third_moment(model, x: ArrayLike, batch_size: int, sampler: str = "with_replacement") -> np.ndarray:
     r"""Third central moment of the batch gradient, ``E xi^{(x)3}``, ``xi = grad L_gamma - grad L``.
 
     With ``T_1 = (1/n) sum_i (g_i - grad L)^{(x)3}`` (the one-sample moment),
@@ -89,7 +89,7 @@ def batch_third_moment(model, x, batch_size, sampler="with_replacement"):
     return t1 * (n - B) * (n - 2 * B) / (B**2 * (n - 1) * (n - 2))
 
 
-def step_moments(model, algorithm, x):
+def step_moments(model, algorithm, x: ArrayLike) -> dict[str, np.ndarray]:
     r"""Exact first three moments of one step's increment ``Delta = x' - x`` from ``x``.
 
     For SGD and SVAG on a finite data set (Lemma 4.7).  Write ``s = lr/l``
@@ -133,7 +133,7 @@ def step_moments(model, algorithm, x):
 # norm dynamics of scale-invariant losses (eqs. 9-10)
 
 
-def sgd_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay):
+def sgd_norm_step(sq_norm: float, grad_sq_norm: float, noise_trace: float, lr: float, weight_decay: float) -> float:
     r"""``E[|x_{k+1}|^2 | x_k]`` for SGD on a scale-invariant loss, eqs. (9)-(10).
 
     Because ``<grad l_i(x), x> = 0``, the cross term vanishes:
@@ -142,7 +142,8 @@ def sgd_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay):
     return svag_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay, 1.0)
 
 
-def svag_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay, l):
+def svag_norm_step(sq_norm: float, grad_sq_norm: float, noise_trace: float, lr: float, weight_decay: float,
+                   l: float) -> float:
     r"""The SVAG analogue of eqs. (9)-(10): step lr/l and noise covariance l Sigma_B.
 
     ``E|x'|^2 = (1 - lr wd / l)^2 |x|^2 + (lr/l)^2 (|grad L(x)|^2 + l tr Sigma_B(x))``.
@@ -155,7 +156,7 @@ def svag_norm_step(sq_norm, grad_sq_norm, noise_trace, lr, weight_decay, l):
 # equilibria (eqs. 11-12)
 
 
-def sgd_equilibrium_residual(R, G, N, lr, weight_decay):
+def sgd_equilibrium_residual(R: float, G: float, N: float, lr: float, weight_decay: float) -> float:
     r"""Residual of eq. (11), ``(2 - lr wd) wd R - lr (G + N)``: zero at SGD's equilibrium.
 
     Taking expectations of eqs. (9)-(10) at stationarity, ``E|x'|^2 = E|x|^2 = R``.
@@ -163,7 +164,7 @@ def sgd_equilibrium_residual(R, G, N, lr, weight_decay):
     return (2.0 - lr * weight_decay) * weight_decay * R - lr * (G + N)
 
 
-def svag_equilibrium_residual(R, G, N, lr, weight_decay, l):
+def svag_equilibrium_residual(R: float, G: float, N: float, lr: float, weight_decay: float, l: float) -> float:
     r"""SVAG's equilibrium relation, ``(2 - lr wd / l) wd R - lr (G / l + N)``.
 
     From :func:`svag_norm_step` at stationarity; as l grows it tends to
@@ -172,7 +173,7 @@ def svag_equilibrium_residual(R, G, N, lr, weight_decay, l):
     return (2.0 - lr * weight_decay / l) * weight_decay * R - lr * (G / l + N)
 
 
-def sde_equilibrium_residual(R, N_bar, weight_decay):
+def sde_equilibrium_residual(R: float, N_bar: float, weight_decay: float) -> float:
     r"""Residual of eq. (12), ``2 wd R - N_bar``, with ``N_bar = lr E tr Sigma_B(X)``.
 
     By Ito's formula ``d|X|^2 = (-2 wd |X|^2 + lr tr Sigma_B(X)) dt + dM`` on a
@@ -185,7 +186,7 @@ def sde_equilibrium_residual(R, N_bar, weight_decay):
 # Definition 5.1, Theorem 5.2, Theorem 5.6 and eq. (14)
 
 
-def closeness(a, b):
+def closeness(a: ArrayLike, b: ArrayLike) -> float:
     r"""The smallest C >= 1 for which positive ``a`` and ``b`` are C-close (Definition 5.1).
 
     ``a`` and ``b`` are C-close when ``b / C <= a <= C b``; for tuples of
@@ -200,7 +201,7 @@ def closeness(a, b):
     return float(np.max(np.maximum(a / b, b / a)))
 
 
-def c_close(a, b, C):
+def c_close(a: ArrayLike, b: ArrayLike, C: float) -> bool:
     """Definition 5.1: ``b / C <= a <= C b`` for every pair of statistics."""
     C = V.real("C", C)
     if C < 1:
@@ -216,7 +217,7 @@ def _check_lr_wd(lr, weight_decay):
     return lr, weight_decay
 
 
-def sde_closeness_bound(C, lr, weight_decay):
+def sde_closeness_bound(C: float, lr: float, weight_decay: float) -> float:
     r"""Theorem 5.2: if SGD's and the SDE's equilibria are C-close, ``G/N <= (1 - lr wd/2) C^2 - 1``.
 
     Derivation: from (11), ``lr G = (2 - lr wd) wd R - lr N``.  C-closeness
@@ -229,7 +230,7 @@ def sde_closeness_bound(C, lr, weight_decay):
     return (1.0 - 0.5 * lr * weight_decay) * C**2 - 1.0
 
 
-def min_sde_closeness(G, N, lr, weight_decay):
+def min_sde_closeness(G: float, N: float, lr: float, weight_decay: float) -> float:
     r"""The smallest C compatible with SGD's ``G/N`` under Theorem 5.2: ``sqrt((1 + G/N)/(1 - lr wd/2))``.
 
     SGD's and the SDE's equilibria cannot be C-close for any smaller C.
@@ -240,7 +241,7 @@ def min_sde_closeness(G, N, lr, weight_decay):
     return math.sqrt((1.0 + G / N) / (1.0 - 0.5 * lr * weight_decay))
 
 
-def lsr_kappa_max(G, N, C, lr, weight_decay):
+def lsr_kappa_max(G: float, N: float, C: float, lr: float, weight_decay: float) -> float:
     r"""The paper's Theorem 5.6, sharper: the largest kappa for which (C, kappa)-linear scaling invariance can hold.
 
     Baseline SGD at (B, lr) has equilibrium (R, G, N); the scaled run at
@@ -266,7 +267,7 @@ def lsr_kappa_max(G, N, C, lr, weight_decay):
     return (a - N) / (G + b)
 
 
-def lsr_critical_ratio(kappa, C, lr, weight_decay):
+def lsr_critical_ratio(kappa: float, C: float, lr: float, weight_decay: float) -> float:
     r"""The baseline form of the paper's eq. (14): the largest baseline G/N for which (C, kappa)-invariance can hold.
 
     The same inequality as :func:`lsr_kappa_max` (Theorem 5.6), solved for the baseline's
@@ -288,7 +289,8 @@ def lsr_critical_ratio(kappa, C, lr, weight_decay):
 # heavy-ball momentum on a quadratic with additive noise (Liu, Ziyin & Ueda)
 
 
-def momentum_stationary_variance(lr, momentum, h, c, batch_size=1):
+def momentum_stationary_variance(lr: float, momentum: ArrayLike, h: ArrayLike, c: ArrayLike,
+                                 batch_size: int = 1) -> np.ndarray:
     r"""Stationary variance of heavy-ball SGD along one eigen-direction of a noisy quadratic.
 
     On ``L = h x^2 / 2`` with gradient noise of variance ``sigma^2 = c / B``,
@@ -310,7 +312,7 @@ def momentum_stationary_variance(lr, momentum, h, c, batch_size=1):
     return lr * sigma2 * (1.0 + mu) / (h * (1.0 - mu) * (2.0 * (1.0 + mu) - lr * h))
 
 
-def momentum_sde_ratio(lr, momentum, h):
+def momentum_sde_ratio(lr: float, momentum: ArrayLike, h: ArrayLike) -> np.ndarray:
     r"""Heavy-ball SGD's stationary variance over that of its SDE, along one eigen-direction.
 
     The SDE of SGD at the effective learning rate ``lr / (1 - mu)``,
@@ -341,7 +343,7 @@ def _gaussian_args(h, batch_size, momentum):
     return h, batch_size, momentum
 
 
-def gaussian_noise_gain(lr, h, momentum=0.0, sde=False):
+def gaussian_noise_gain(lr: float, h: ArrayLike, momentum: float = 0.0, sde: bool = False) -> np.ndarray:
     r"""The gain ``a_i`` of each eigen-direction of ``GaussianLinearRegression``.
 
     ``a_i = h_i^2 V_i``, where ``V_i`` is the stationary variance of x along

@@ -82,7 +82,7 @@ class Executor:
             return out
 
 
-def run_sweep(fn, configs, executor=None, label="sweep", progress=True):
+def run_sweep(fn, configs, executor=None, label: str = "sweep", progress: bool = True) -> list:
     """Run ``fn`` over ``configs`` with ``executor`` (serial when None)."""
     if executor is None:
         executor = Executor()

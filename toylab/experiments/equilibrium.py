@@ -110,7 +110,7 @@ def equilibrium(
     burn_in=None,
     executor=None,
     progress=True,
-):
+) -> EquilibriumResult:
     """Equilibria of SGD, SVAG(l) and Euler-Maruyama(dt) on a scale-invariant model.
 
     Parameters

@@ -75,8 +75,8 @@ class LsrResult(Result):
         )
 
 
-def lsr(model, lr, batch_size, weight_decay, *, x0, kappas=(1, 2, 4, 8, 16, 32), C=2**0.5, time=16.0,
-        paths=1000, seed=0, backend="cpu", executor=None, progress=True):
+def lsr(model, lr: float, batch_size: int, weight_decay: float, *, x0, kappas=(1, 2, 4, 8, 16, 32), C=2**0.5, time=16.0,
+        paths=1000, seed=0, backend="cpu", executor=None, progress=True) -> LsrResult:
     """Predicted and observed breakdown of the linear scaling rule.
 
     Parameters

@@ -120,7 +120,7 @@ def momentum(
     backend="cpu",
     executor=None,
     progress=True,
-):
+) -> MomentumResult:
     """Exact stationary tr Cov x of heavy-ball SGD against lr, the SDE's, and Monte Carlo points.
 
     Parameters

@@ -166,7 +166,7 @@ def noise(
     backend="cpu",
     executor=None,
     progress=True,
-):
+) -> NoiseResult:
     """Critical learning rate against B, and stationary E L against lr, exactly and by Monte Carlo.
 
     Parameters

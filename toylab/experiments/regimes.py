@@ -44,7 +44,7 @@ from ._executor import run_sweep
 __all__ = ["RegimesResult", "regimes", "noise_scale"]
 
 
-def noise_scale(model, x):
+def noise_scale(model, x) -> float:
     """``B_noise = tr(H Sigma_1(x)) / (grad L^T H grad L)`` at x (McCandlish et al., 2018)."""
     H = model.quadratic_form()[0]
     g = model.grad(x)
@@ -130,7 +130,7 @@ def _refine(lrs, losses):
 
 
 def regimes(model, batch_sizes, *, epochs=None, steps=None, time=None, lrs=None, x0=None, weight_decay=0.0,
-            executor=None, progress=True):
+            executor=None, progress=True) -> RegimesResult:
     """Best learning rate against batch size for a fixed budget of epochs, steps or SDE time, exactly.
 
     Parameters

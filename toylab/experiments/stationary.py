@@ -85,7 +85,8 @@ class StationaryResult(Result):
         )
 
 
-def lyapunov_covariances(H, C, lr, batch_size, l=1.0, weight_decay=0.0):
+def lyapunov_covariances(H, C, lr: float, batch_size: int, l: float = 1.0,
+                         weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Closed-form stationary covariances on NoisyQuadratic: ``(S_SVAG(l), S_SDE)``.
 
     ``S_SVAG`` solves ``S = A S A^T + (lr^2/l) C/B`` with ``A = I - (lr/l)(H + wd)``
@@ -100,7 +101,7 @@ def lyapunov_covariances(H, C, lr, batch_size, l=1.0, weight_decay=0.0):
     return discrete, continuous
 
 
-def stationary(model, lrs, batch_size, ls=(2, 4, 8, 16), *, weight_decay=0.0):
+def stationary(model, lrs, batch_size: int, ls=(2, 4, 8, 16), *, weight_decay: float = 0.0) -> StationaryResult:
     """Exact stationary covariance of SGD, SVAG(l) and the SDE for each learning rate.
 
     Parameters

@@ -54,8 +54,8 @@ class SvagPathsResult(Result):
         return f"svag_paths [lr={self.config.get('lr')}]: largest gap to the SDE's loss, in s.e.: {gaps}"
 
 
-def svag_paths(model, lr, batch_size, weight_decay=0.0, *, x0, time=4.0, ls=(2, 4, 8, 16), sde_dt=None,
-               paths=2000, seed=0, backend="cpu", executor=None, progress=True):
+def svag_paths(model, lr: float, batch_size: int, weight_decay: float = 0.0, *, x0, time=4.0, ls=(2, 4, 8, 16), sde_dt=None,
+               paths=2000, seed=0, backend="cpu", executor=None, progress=True) -> SvagPathsResult:
     """Simulate SGD, SVAG(l) and the SDE (Euler-Maruyama at ``sde_dt``, default lr/64).
 
     Returns

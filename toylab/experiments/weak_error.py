@@ -60,7 +60,8 @@ class ExactWeakError(Result):
         )
 
 
-def exact_weak_error(model, lr, batch_size, ls, times, *, x0, observable="loss", weight_decay=0.0):
+def exact_weak_error(model, lr: float, batch_size: int, ls, times, *, x0, observable: str = "loss",
+                     weight_decay: float = 0.0) -> ExactWeakError:
     """Exact weak error of SVAG(l) against the SDE (Theorem 4.3) for each l in ``ls``.
 
     Parameters
@@ -181,9 +182,9 @@ def _max_error(mean, se, ref, ref_se):
     return float(diff[k]), float(np.hypot(se[1:][k], ref_se[1:][k]))
 
 
-def weak_error(model, lr, batch_size, ls=(1, 2, 4, 8, 16), time=2.0, *, x0, observable="loss", weight_decay=0.0,
+def weak_error(model, lr: float, batch_size: int, ls=(1, 2, 4, 8, 16), time: float = 2.0, *, x0, observable="loss", weight_decay=0.0,
                dt=None, ref_ls=(64, 128), fit_from=2, paths=20_000, seed=0, backend="cpu", executor=None,
-               progress=True):
+               progress=True) -> WeakError:
     """Weak error of SVAG(l) against the SDE by Monte Carlo (Theorem 4.3), for any model.
 
     Parameters
