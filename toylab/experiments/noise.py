@@ -118,8 +118,7 @@ def settle_steps(model, algorithm, x0, tol=SETTLE, minimum=20):
     rho; the bound ``log(tol) / log(rho)`` is then checked against the exact
     transient and doubled until it holds.
     """
-    step, n = exact._step_map(model, algorithm)
-    rho = float(np.max(np.abs(np.linalg.eigvals(exact._matrix(step, n)[1:, 1:]))))
+    rho = 1.0 + exact._moment_growth(model, algorithm)
     target = exact.stationary(model, algorithm).mean("loss")
     steps = max(minimum, math.ceil(math.log(tol) / math.log(rho)))
     for _ in range(8):
@@ -199,7 +198,8 @@ def noise(
     gaussian = type(model).__name__ == "GaussianLinearRegression"
     H = model.quadratic_form()[0]
     h_max = float(np.linalg.eigvalsh(H)[-1])
-    crit_sgd = np.array([exact.critical_lr(model, int(B)) for B in batch_sizes])
+    critical = {int(B): exact.critical_lr(model, int(B)) for B in np.union1d(batch_sizes, curve_batch_sizes)}
+    crit_sgd = np.array([critical[int(B)] for B in batch_sizes])
     crit_sde = np.array([exact.critical_lr(model, int(B), sde=True) for B in batch_sizes])
     closed_sgd = np.full(len(batch_sizes), np.nan)
     closed_sde = np.full(len(batch_sizes), np.nan)
@@ -218,7 +218,7 @@ def noise(
     configs = []
     for j, B in enumerate(curve_batch_sizes):
         B = int(B)
-        crit = exact.critical_lr(model, B)
+        crit = critical[B]
         lrs[j] = crit * np.linspace(0.02, 0.97, n_lrs)
         for e, lr in enumerate(lrs[j]):
             loss_sgd[j, e] = exact.stationary(model, SGD(lr, B)).mean("loss")
