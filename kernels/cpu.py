@@ -35,16 +35,21 @@ _step = _fns.step
 _finite = _fns.finite
 _observe = _fns.observe
 _user = _fns.user
+_exited = _fns.exited
 
 
 @njit(nogil=True, cache=True, error_model="numpy", _nrt=False)
 def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_steps, trace_factor,
-               first_user, vec, state, perm, buf, cur, obs, cnt, mean, m2):
+               first_user, vec, state, perm, buf, cur, obs, cnt, mean, m2, ex_cnt, ex_n, ex_mean, ex_m2):
     """Simulate blocks first_block .. first_block + n_blocks - 1 of STAT_BLOCK paths.
 
     Block b's count, mean and centred sum of squares of every observable over
     its live paths at every record time go to cnt[b], mean[b], m2[b]
     (Welford's update, paths in order); the caller merges blocks in order.
+    A path stops at the first step after which the exit test holds: ex_cnt[b, r]
+    counts the block's paths exited by record r, and ex_n[b, 0], ex_mean[b, 0, 0],
+    ex_m2[b, 0, 0] are the count, mean and centred sum of squares of their exit
+    steps.
     ``vec`` (5, d), ``state`` (S, d), ``perm`` (2, n_perm), ``buf`` (4,),
     ``cur`` (1,) and ``obs`` (O,) are one path's scratch.
     """
@@ -61,9 +66,13 @@ def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_step
     for bi in range(n_blocks):
         for r in range(R):
             cnt[bi, r] = 0
+            ex_cnt[bi, r] = 0
             for o in range(n_obs):
                 mean[bi, r, o] = 0.0
                 m2[bi, r, o] = 0.0
+        ex_n[bi, 0] = 0
+        ex_mean[bi, 0, 0] = 0.0
+        ex_m2[bi, 0, 0] = 0.0
         base = (first_block + bi) * STAT_BLOCK
         for j in range(STAT_BLOCK):
             path = base + j
@@ -87,6 +96,17 @@ def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_step
                     break
                 _step(x, state, k, path, seed, data, params, perm1, perm2, buf, cur, t1, t2, g, g2)
                 k += 1
+                # an exited path stops, before the divergence test: having left
+                # the region, it counts as exited whatever state it jumped to
+                if _exited(x):
+                    ex_n[bi, 0] += 1
+                    delta = k - ex_mean[bi, 0, 0]
+                    ex_mean[bi, 0, 0] += delta / ex_n[bi, 0]
+                    ex_m2[bi, 0, 0] += delta * (k - ex_mean[bi, 0, 0])
+                    # exited by every record from this step on
+                    for q in range(r, R):
+                        ex_cnt[bi, q] += 1
+                    break
                 # a diverged path stops: it is missing from every later record
                 if not _finite(x):
                     break
@@ -95,12 +115,13 @@ def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_step
 _LOADED = {}
 
 
-def get_kernel(key, build_model, compiled_step, observables=(), label=""):
+def get_kernel(key, build_model, compiled_step, observables=(), label="", exit_test=None):
     """The kernel for ``key`` (a hash of all the code it runs), loaded once per process.
 
     ``build_model(jit)`` gives the model's compiled functions
     (``kernels.engine``), ``compiled_step`` is the algorithm's and
-    ``observables`` are functions of x (each compiled here as a tagged copy).  Returns ``(run_blocks,
+    ``observables`` are functions of x and ``exit_test`` one of x returning a
+    bool, or None (each compiled here as a tagged copy).  Returns ``(run_blocks,
     cached)``, ``cached`` telling whether Numba's disk cache already holds
     the kernel (else its first call compiles it).
     """
@@ -110,7 +131,7 @@ def get_kernel(key, build_model, compiled_step, observables=(), label=""):
         # symbol names (kernels.tagged): kernels compiled by other processes
         # and loaded from the disk cache beside it never share a symbol
         jit = tagged(JIT, f"k{key}")
-        REGISTRY[name] = engine.compose(jit, build_model(jit), compiled_step, observables)
+        REGISTRY[name] = engine.compose(jit, build_model(jit), compiled_step, observables, exit_test)
         _LOADED[name] = load_generated(name, TEMPLATE.format(name=name, label=label))
     module = _LOADED[name]
     return module.run_blocks, is_cached(module)

@@ -61,23 +61,53 @@ def record_block(tid, alive, obs, sh_obs, sh_alive, bi, r, cnt, mean, m2):
     cuda.syncthreads()
 
 
+@DEVICE
+def record_exits(tid, exit_step, sh_exit, bi, record_steps, ex_cnt, ex_n, ex_mean, ex_m2):
+    """Reduce the block's exit steps (0: not exited) into ex_cnt[bi] (paths exited
+    by each record), ex_n[bi, 0], ex_mean[bi, 0, 0], ex_m2[bi, 0, 0] (count, mean
+    and centred sum of squares of the exit steps), thread 0 in path order."""
+    sh_exit[tid] = exit_step
+    cuda.syncthreads()
+    if tid == 0:
+        n = 0
+        mu = 0.0
+        sq = 0.0
+        for q in range(record_steps.shape[0]):
+            ex_cnt[bi, q] = 0
+        for j in range(STAT_BLOCK):
+            k = sh_exit[j]
+            if k > 0:
+                n += 1
+                delta = k - mu
+                mu += delta / n
+                sq += delta * (k - mu)
+                for q in range(record_steps.shape[0]):
+                    if k <= record_steps[q]:
+                        ex_cnt[bi, q] += 1
+        ex_n[bi, 0] = n
+        ex_mean[bi, 0, 0] = mu
+        ex_m2[bi, 0, 0] = sq
+    cuda.syncthreads()
+
+
 _KERNELS = {}
 
 
-def get_kernel(key, build_model, compiled_step):
+def get_kernel(key, build_model, compiled_step, exit_test=None):
     """The CUDA kernel for ``key`` (a hash of the code it runs), compiled once per process."""
     if key not in _KERNELS:
-        fns = engine.compose(DEVICE, build_model(DEVICE), compiled_step)
-        _KERNELS[key] = _make_kernel(fns.start, fns.step, fns.finite, fns.observe)
+        fns = engine.compose(DEVICE, build_model(DEVICE), compiled_step, exit_test=exit_test)
+        _KERNELS[key] = _make_kernel(fns.start, fns.step, fns.finite, fns.observe, fns.exited)
     return _KERNELS[key]
 
 
-def _make_kernel(start, step, finite, observe):
+def _make_kernel(start, step, finite, observe, exited):
     @cuda.jit
     def run_blocks(first_block, n_blocks, paths, x0, data, params, seed, record_steps, trace_factor, n_state,
-                   perm_all, cnt, mean, m2):
+                   perm_all, cnt, mean, m2, ex_cnt, ex_n, ex_mean, ex_m2):
         sh_obs = cuda.shared.array((STAT_BLOCK, MAX_OBS), np.float64)
         sh_alive = cuda.shared.array(STAT_BLOCK, np.int32)
+        sh_exit = cuda.shared.array(STAT_BLOCK, np.int64)
         xl = cuda.local.array(MAX_DIM, np.float64)
         gl = cuda.local.array(MAX_DIM, np.float64)
         g2l = cuda.local.array(MAX_DIM, np.float64)
@@ -106,6 +136,7 @@ def _make_kernel(start, step, finite, observe):
             path = (first_block + bi) * STAT_BLOCK + tid
             alive = path < paths
             start(x, state, x0, perm1, perm2)
+            exit_step = 0
             r = 0
             k = 0
             while True:
@@ -118,7 +149,13 @@ def _make_kernel(start, step, finite, observe):
                     break
                 if alive:
                     step(x, state, k, path, seed, data, params, perm1, perm2, buf, cur, t1, t2, g, g2)
-                    alive = finite(x)
+                    # the exit test before the divergence test, as on the CPU
+                    if exited(x):
+                        exit_step = k + 1
+                        alive = False
+                    else:
+                        alive = finite(x)
                 k += 1
+            record_exits(tid, exit_step, sh_exit, bi, record_steps, ex_cnt, ex_n, ex_mean, ex_m2)
 
     return run_blocks

@@ -141,13 +141,27 @@ def chain_observables(jit, functions):
     return user
 
 
-def compose(jit, model, compiled_step, observables=()):
-    """The per-path functions of one (model, algorithm, observables) on one target.
+def build_exit(jit, exit_test=None):
+    """``exited(x) -> bool``: the user's exit test compiled with ``jit``, or, without
+    one, a constant False (inlined, so a run without an exit test pays nothing)."""
+    if exit_test is not None:
+        return jit(exit_test)
+
+    @jit
+    def never(x):
+        return False
+
+    return never
+
+
+def compose(jit, model, compiled_step, observables=(), exit_test=None):
+    """The per-path functions of one (model, algorithm, observables, exit test) on one target.
 
     ``model``: the namespace of the model's compiled functions (module
     docstring); ``compiled_step``: the algorithm's ``compiled_step``;
     ``observables``: functions g(x) in the Numba subset, compiled here with
-    ``jit`` (the CPU only).
+    ``jit`` (the CPU only); ``exit_test``: a function ``exited(x) -> bool`` in
+    the Numba subset (``simulate(..., exit=)``), or None.
     """
     start, finite = build_path(jit)
     return SimpleNamespace(
@@ -156,6 +170,7 @@ def compose(jit, model, compiled_step, observables=()):
         user=chain_observables(jit, [jit(fn) for fn in observables]),
         start=start,
         finite=finite,
+        exited=build_exit(jit, exit_test),
     )
 
 

@@ -19,7 +19,7 @@ from . import _fast
 from ._kernels import STAT_BLOCK, python_copy
 from ._kernels.cache import code_hash, source_digest
 from ._progress import Progress
-from ._stats import Accumulator, paths_in_blocks
+from ._stats import Accumulator, no_exits, paths_in_blocks
 
 #: Wall time aimed at per chunk: short enough for a live progress bar and a
 #: prompt Ctrl-C (Numba returns to Python only between chunks).
@@ -50,42 +50,42 @@ def general_kernel(spec):
     build, functions = spec.model.kernel_functions()
     compiled_step = type(spec.algorithm).compiled_step
     user = tuple(fn for _, fn in spec.user_observables)
-    key = code_hash(source_digest(), build, functions, compiled_step, user)
-    # the model's own functions (and the observables) are compiled for the
-    # kernel from their Python source, as copies that kernels.cpu names by the key
+    key = code_hash(source_digest(), build, functions, compiled_step, user,
+                    () if spec.exit is None else (spec.exit,))
+    # the model's own functions (the observables, the exit test) are compiled for
+    # the kernel from their Python source, as copies that kernels.cpu names by the key
     functions = tuple(python_copy(f) for f in functions)
     user = tuple(python_copy(f) for f in user)
-    return cpu.get_kernel(key, lambda jit: build(jit, *map(jit, functions)), compiled_step, user, label(spec))
+    exit_test = None if spec.exit is None else python_copy(spec.exit)
+    return cpu.get_kernel(key, lambda jit: build(jit, *map(jit, functions)), compiled_step, user, label(spec),
+                          exit_test)
 
 
 def run(spec, progress):
-    """Run ``spec``; returns (Accumulator, diverged per record)."""
-    fast = _fast.choose(spec.model, spec.algorithm)
+    """Run ``spec``'s blocks; returns the Accumulator."""
+    fast = _fast.choose(spec.model, spec.algorithm) if spec.exit is None else None
     runner = _FastRunner(spec, fast) if fast else _GeneralRunner(spec)
     announce(spec, runner.cached or bool(runner.kernel.signatures))
     steps = spec.record_steps
     R, O = len(steps), len(spec.observables)
     # compiled (or loaded from the disk cache) by a call on no blocks before the
     # progress bar starts, so its rate and time left are those of the simulation
-    runner(0, 0, np.zeros((0, R), dtype=np.int64), np.zeros((0, R, O)), np.zeros((0, R, O)))
-    acc = Accumulator(R, O)
-    total_blocks = -(-spec.paths // STAT_BLOCK)
+    runner(0, 0, _block_arrays(0, R, O))
+    first, end = spec.block_range
+    acc = Accumulator(R, O, first_block=first)
     threads = numba.get_num_threads()
     cap = max(1, _MAX_STAT_FLOATS // (2 * R * O + runner.scratch_floats_per_block))
     fixed = max(1, -(-spec.chunk_size // STAT_BLOCK)) if spec.chunk_size is not None else None
     chunk = min(fixed or threads, cap)
     name = f"simulate {type(spec.algorithm).__name__} [cpu]"
-    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=name) as bar:
-        first = 0
-        while first < total_blocks:
-            nb = min(chunk, total_blocks - first)
-            cnt = np.zeros((nb, R), dtype=np.int64)
-            mean = np.zeros((nb, R, O))
-            m2 = np.zeros((nb, R, O))
+    with Progress(spec.paths_in_range * max(spec.n_steps, 1), enabled=progress, label=name) as bar:
+        while first < end:
+            nb = min(chunk, end - first)
+            out = _block_arrays(nb, R, O)
             start = time.perf_counter()
-            runner(first, nb, cnt, mean, m2)
+            runner(first, nb, out)
             elapsed = time.perf_counter() - start
-            acc.add_blocks(cnt, mean, m2)
+            acc.add_blocks(*out[:3], exits=out[3:])
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
             first += nb
             if fixed is None:
@@ -93,7 +93,13 @@ def run(spec, progress):
                 target = nb * CHUNK_SECONDS / max(elapsed, 1e-4)
                 chunk = int(min(cap, max(threads, min(4 * nb, target))))
     runner.close()
-    return acc, spec.paths - acc.count
+    return acc
+
+
+def _block_arrays(nb, R, O):
+    """What a kernel writes for nb blocks: (count, mean, m2) of the observables, then
+    the exit statistics (``toylab._stats.no_exits``)."""
+    return (np.zeros((nb, R), dtype=np.int64), np.zeros((nb, R, O)), np.zeros((nb, R, O))) + no_exits(nb, R)
 
 
 class _GeneralRunner:
@@ -130,23 +136,23 @@ class _GeneralRunner:
             spec.n_builtin,
         )
 
-    def _call(self, first, nb, scratch, cnt, mean, m2):
-        self.kernel(first, nb, *self.args, *scratch, cnt, mean, m2)
+    def _call(self, first, nb, scratch, out):
+        self.kernel(first, nb, *self.args, *scratch, *out)
 
-    def __call__(self, first, nb, cnt, mean, m2):
+    def __call__(self, first, nb, out):
         if nb == 0:
             # no blocks to share out: one call, which compiles the kernel
-            self._call(first, 0, self.scratch[0], cnt, mean, m2)
+            self._call(first, 0, self.scratch[0], out)
             return
         # contiguous ranges of blocks, one a thread
         bounds = np.linspace(0, nb, min(self.threads, nb) + 1).astype(int)
         parts = [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
         if self.pool is None or len(parts) == 1:
             for t, (a, b) in enumerate(parts):
-                self._call(first + a, b - a, self.scratch[t], cnt[a:b], mean[a:b], m2[a:b])
+                self._call(first + a, b - a, self.scratch[t], [o[a:b] for o in out])
             return
         futures = [
-            self.pool.submit(self._call, first + a, b - a, self.scratch[t], cnt[a:b], mean[a:b], m2[a:b])
+            self.pool.submit(self._call, first + a, b - a, self.scratch[t], [o[a:b] for o in out])
             for t, (a, b) in enumerate(parts)
         ]
         for f in futures:
@@ -179,13 +185,14 @@ class _FastRunner:
         # per block: scratch of 4 d + n_wide floats and 2 index arrays
         self.scratch_floats_per_block = 4 * d + self.n_wide + 2 * self.n_perm + 8
 
-    def __call__(self, first, nb, cnt, mean, m2):
+    def __call__(self, first, nb, out):
         from ._kernels.fast.cpu import scratch
 
         spec = self.spec
         work = scratch(nb, spec.model.dim, len(spec.observables), self.n_perm, self.n_wide)
+        # the fast kernels take no exit test (one is run by the general engine)
         self.kernel(first, nb, spec.paths, spec.x0, *self.inputs, np.uint64(spec.seed), spec.record_steps, *work,
-                    cnt, mean, m2)
+                    *out[:3])
 
     def close(self):
         pass

@@ -7,7 +7,7 @@ import numpy as np
 from . import _fast
 from ._kernels import STAT_BLOCK
 from ._progress import Progress
-from ._stats import Accumulator, paths_in_blocks
+from ._stats import Accumulator, no_exits, paths_in_blocks
 
 #: Statistics blocks (of STAT_BLOCK paths) per kernel launch.
 LAUNCH_BLOCKS = 16384
@@ -50,10 +50,11 @@ def _general_launch(spec):
 
     build, functions = spec.model.kernel_functions()
     compiled_step = type(spec.algorithm).compiled_step
-    key = code_hash(source_digest(), build, functions, compiled_step)
-    # a model's own functions compile for the GPU from their Python source
+    key = code_hash(source_digest(), build, functions, compiled_step, () if spec.exit is None else (spec.exit,))
+    # a model's own functions (and the exit test) compile for the GPU from their Python source
     functions = tuple(kc.DEVICE(getattr(f, "py_func", f)) for f in functions)
-    kernel = kc.get_kernel(key, lambda jit: build(jit, *functions), compiled_step)
+    exit_test = None if spec.exit is None else getattr(spec.exit, "py_func", spec.exit)
+    kernel = kc.get_kernel(key, lambda jit: build(jit, *functions), compiled_step, exit_test)
     args = (
         cuda.to_device(spec.x0),
         _to_device(spec.model.kernel_data()),
@@ -97,26 +98,27 @@ def run(spec, progress):
             f"backend='cuda' takes algorithms with at most {kc.MAX_STATE} state vectors, "
             f"{type(spec.algorithm).__name__} has {spec.algorithm.state_vectors}; use backend='cpu'"
         )
-    fast = _fast.choose(spec.model, spec.algorithm)
+    fast = _fast.choose(spec.model, spec.algorithm) if spec.exit is None else None
     kernel, args = _fast_launch(spec, fast) if fast else _general_launch(spec)
     # numba.cuda compiles once per process, on the first launch
     announce(spec, bool(getattr(kernel, "overloads", None)), backend="cuda")
     n_perm = spec.index_array_length
     R = len(spec.record_steps)
-    total_blocks = -(-spec.paths // STAT_BLOCK)
-    grid = max(1, min(_MAX_GRID, total_blocks, _PERM_BYTES // (STAT_BLOCK * 2 * n_perm * 8)))
+    first, end = spec.block_range
+    grid = max(1, min(_MAX_GRID, end - first, _PERM_BYTES // (STAT_BLOCK * 2 * n_perm * 8)))
     perm_all = cuda.device_array((grid * STAT_BLOCK, 2, n_perm), dtype=np.int64)
-    acc = Accumulator(R, n_obs)
+    acc = Accumulator(R, n_obs, first_block=first)
     label = f"simulate {type(spec.algorithm).__name__} [cuda]"
-    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
-        first = 0
-        while first < total_blocks:
-            nb = min(LAUNCH_BLOCKS, total_blocks - first)
-            cnt = cuda.device_array((nb, R), dtype=np.int64)
-            mean = cuda.device_array((nb, R, n_obs))
-            m2 = cuda.device_array((nb, R, n_obs))
-            kernel[min(grid, nb), STAT_BLOCK](first, nb, spec.paths, *args, perm_all, cnt, mean, m2)
-            acc.add_blocks(cnt.copy_to_host(), mean.copy_to_host(), m2.copy_to_host())
+    with Progress(spec.paths_in_range * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+        while first < end:
+            nb = min(LAUNCH_BLOCKS, end - first)
+            out = [cuda.device_array((nb, R), dtype=np.int64), cuda.device_array((nb, R, n_obs)),
+                   cuda.device_array((nb, R, n_obs))]
+            if fast is None:
+                out += [cuda.to_device(a) for a in no_exits(nb, R)]
+            kernel[min(grid, nb), STAT_BLOCK](first, nb, spec.paths, *args, perm_all, *out)
+            host = [a.copy_to_host() for a in out]
+            acc.add_blocks(*host[:3], exits=host[3:] or None)
             bar.update(paths_in_blocks(first, nb, spec.paths) * max(spec.n_steps, 1))
             first += nb
-    return acc, spec.paths - acc.count
+    return acc

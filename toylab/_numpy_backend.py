@@ -125,22 +125,31 @@ def observe(spec, x):
     return np.stack(cols, axis=-1) if len(x) else np.zeros((0, len(spec.observables)))
 
 
+def exit_mask(spec, x):
+    """``spec.exit`` at each row of x (P, d): bool array (P,)."""
+    fn = spec.exit
+    return np.fromiter((bool(fn(xi)) for xi in x), dtype=bool, count=len(x))
+
+
 def run(spec, progress):
-    """Run ``spec`` chunk by chunk; returns (Accumulator, diverged per record)."""
+    """Run ``spec``'s blocks chunk by chunk; returns the Accumulator."""
     steps = spec.record_steps
-    acc = Accumulator(len(steps), len(spec.observables))
-    diverged = np.zeros(len(steps), dtype=np.int64)
+    first_block, end_block = spec.block_range
+    acc = Accumulator(len(steps), len(spec.observables), first_block=first_block)
     chunk = whole_blocks(spec.chunk_size or default_chunk(spec.model, spec.paths))
     n_obs = len(spec.observables)
     label = f"simulate {type(spec.algorithm).__name__} [numpy]"
-    with Progress(spec.paths * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
-        for start in range(0, spec.paths, chunk):
-            ids = np.arange(start, min(start + chunk, spec.paths), dtype=np.uint64)
+    end_path = min(end_block * STAT_BLOCK, spec.paths)
+    with Progress(spec.paths_in_range * max(spec.n_steps, 1), enabled=progress, label=label) as bar:
+        for start in range(first_block * STAT_BLOCK, end_path, chunk):
+            ids = np.arange(start, min(start + chunk, end_path), dtype=np.uint64)
             draws = Draws(spec, ids)
             x = np.tile(spec.x0, (len(ids), 1))
             # the algorithm's state vectors beyond x, zeroed at the start
             state = np.zeros((len(ids), spec.algorithm.state_vectors, spec.model.dim))
             alive = np.ones(len(ids), dtype=bool)
+            # the step at which each path exited (0: not exited)
+            exit_step = np.zeros(len(ids), dtype=np.int64)
             nb = -(-len(ids) // STAT_BLOCK)
             counts = np.zeros((nb, len(steps)), dtype=np.int64)
             means = np.zeros((nb, len(steps), n_obs))
@@ -151,7 +160,6 @@ def run(spec, progress):
                 values = np.zeros((len(ids), n_obs))
                 values[alive] = observe(spec, x[alive])
                 counts[:, r], means[:, r], m2s[:, r] = block_stats(values, alive)
-                diverged[r] += np.count_nonzero(~alive)
 
             while r < len(steps) and steps[r] == 0:
                 record(r)
@@ -159,6 +167,12 @@ def run(spec, progress):
             for k in range(spec.n_steps):
                 with np.errstate(all="ignore"):
                     x = spec.algorithm.numpy_step(spec.model, draws, x, state, k)
+                    if spec.exit is not None:
+                        # tested before divergence, as the kernels do
+                        left = np.zeros(len(ids), dtype=bool)
+                        left[alive] = exit_mask(spec, x[alive])
+                        exit_step[left] = k + 1
+                        alive &= ~left
                     # ``not <=`` also catches NaN.
                     bad = ~np.all(np.abs(x) <= DIVERGENCE_BOUND, axis=1)
                 alive &= ~bad
@@ -168,5 +182,16 @@ def run(spec, progress):
                     record(r)
                     r += 1
                 bar.update(len(ids))
-            acc.add_blocks(counts, means, m2s)
-    return acc, diverged
+            acc.add_blocks(counts, means, m2s, exits=exit_blocks(exit_step, steps))
+    return acc
+
+
+def exit_blocks(exit_step, steps):
+    """Per-block exit statistics of a chunk from each path's exit step (0: none)."""
+    exited = exit_step > 0
+    nb = -(-len(exit_step) // STAT_BLOCK)
+    pad = nb * STAT_BLOCK - len(exit_step)
+    padded = np.concatenate([exit_step, np.zeros(pad, dtype=np.int64)]).reshape(nb, STAT_BLOCK)
+    by_record = ((padded[:, :, None] > 0) & (padded[:, :, None] <= steps[None, None, :])).sum(axis=1)
+    n, mean, m2 = block_stats(exit_step[:, None].astype(float), exited)
+    return by_record.astype(np.int64), n[:, None].astype(np.int64), mean[:, None, :], m2[:, None, :]

@@ -150,6 +150,28 @@ def _cmd_noise(args, model):
                  seed=args.seed, backend=args.backend, executor=_executor(args))
 
 
+def _barrier(text):
+    """An argparse type: ``RHO:V``, a CircleBarrier's rho and label noise."""
+    try:
+        rho, v = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected RHO:V (two numbers), got {text!r}") from None
+    return rho, v
+
+
+def _cmd_escape(args, model):
+    from .experiments import escape
+    from .experiments.escape import DEFAULT_BARRIERS
+
+    if len(args.lrs) != len(args.batch_sizes):
+        raise UsageError(f"--lrs and --batch-sizes pair up: give as many of each, got {len(args.lrs)} and "
+                         f"{len(args.batch_sizes)}")
+    barriers = args.barriers if args.barriers is not None else DEFAULT_BARRIERS
+    return escape(barriers, hyper=[(lr, B) for lr, B in zip(args.lrs, args.batch_sizes)], ls=args.ls,
+                  em_fractions=args.em_fractions, horizon=args.horizon, paths=args.paths, seed=args.seed,
+                  backend=args.backend, executor=_executor(args))
+
+
 def _cmd_regimes(args, model):
     from .experiments import regimes
 
@@ -204,6 +226,8 @@ COMMANDS = {
                  "exactly and by Monte Carlo (Liu, Ziyin & Ueda)", "quadratic"),
     "noise": (_cmd_noise, "critical learning rate of minibatch noise against B, and the stationary loss of SGD "
               "against its SDE's (Ziyin et al.)", "gaussian"),
+    "escape": (_cmd_escape, "escape rates of SGD, SVAG and the SDE over a barrier, against the log and the "
+               "linear barrier (Mori et al.), with the SDE's exact rate", "barrier"),
     "regimes": (_cmd_regimes, "best learning rate against batch size for a fixed budget (Smith et al.)", "linear"),
     "simulate": (_cmd_simulate, "simulate one algorithm and print the observables' means", "linear"),
 }
@@ -215,6 +239,8 @@ NOT_TAKEN = {
     "noise": {"x0", "lr", "batch_size", "weight_decay"},
     "stationary": {"x0", "lr", "paths", "seed", "backend", "workers", "scheduler"},
     "regimes": {"lr", "batch_size", "paths", "seed", "backend"},
+    # the escape experiment runs on its own family of barrier models (--barriers)
+    "escape": {"model", "data", "x0", "lr", "batch_size", "weight_decay"},
 }
 
 #: Options of ``simulate`` that an algorithm does not use: refused when given.
@@ -234,7 +260,8 @@ MONTE_CARLO_ONLY = ("--paths", "--seed", "--backend", "--workers", "--scheduler"
 
 
 def _add_common(p, default_model, skip=()):
-    p.add_argument("--model", choices=sorted(MODELS), default=default_model, help="built-in demo model")
+    if "model" not in skip:
+        p.add_argument("--model", choices=sorted(MODELS), default=default_model, help="built-in demo model")
     common = [
         ("data", ("--data",), dict(metavar="FILE.npz", help="run on your data set: arrays A (n, d) and y (n,)")),
         ("x0", ("--x0",), dict(type=float, nargs="+", help="start point (default: 0, or (1, .5, -.5) on the sphere)")),
@@ -320,6 +347,20 @@ def build_parser():
                            help="batch sizes of the stationary-loss curves")
         if name in ("momentum", "noise"):
             p.add_argument("--n-lrs", type=int, default=24, help="learning rates per curve")
+        if name == "escape":
+            p.set_defaults(paths=4096)
+            p.add_argument("--lrs", type=_positive(float), nargs="+", default=[0.25, 0.5, 0.5],
+                           help="learning rates, one per batch size")
+            p.add_argument("--batch-sizes", type=_positive(int), nargs="+", default=[2, 4, 2],
+                           help="batch sizes, one per learning rate")
+            p.add_argument("--ls", type=float, nargs="+", default=[2, 4, 8], help="SVAG parameters l (> 1)")
+            p.add_argument("--em-fractions", type=float, nargs="+", default=[0.5, 0.25, 0.125],
+                           help="Euler-Maruyama steps dt / lr (1/2^k, at least two)")
+            p.add_argument("--barriers", type=_barrier, nargs="+", metavar="RHO:V",
+                           help="CircleBarrier(rho, label noise v) models (default: rho 0.3 with v 1, 1.5, 2.5, "
+                           "and rho 0.15, 0.45, 0.6 at the log barrier of 0.3:1.5)")
+            p.add_argument("--horizon", type=_positive(float), default=6.0,
+                           help="run length in units of the SDE's exact mean escape time")
         if name == "regimes":
             p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
             budget = p.add_mutually_exclusive_group()
@@ -364,7 +405,7 @@ def main(argv=None):
                 print(f"wrote {path}")
             return 0
         fn = COMMANDS[args.command][0]
-        model = load_model(args.model, getattr(args, "data", None))
+        model = load_model(args.model, getattr(args, "data", None)) if hasattr(args, "model") else None
         result = fn(args, model)
     except UsageError as err:
         parser.exit(2, f"toylab {args.command}: error: {err}\n")

@@ -55,6 +55,17 @@ class Ensemble:
         Model, algorithm, x0, seed, paths and backend of the run.
     versions : dict
         Package versions that produced it.
+    exited : ndarray of int, shape (T,), or None
+        With an exit test (``simulate(..., exit=)``): paths exited by each
+        time; then ``count + diverged + exited == paths``.  None without one.
+    exit_count : int
+        Paths that exited before the last time.
+
+    With an exit test, a path stops the first time it exits; ``survival``,
+    ``mean_exit_time``, ``exit_time_stderr``, ``censored``, ``exit_rate`` and
+    ``exit_histogram`` describe the exit times.  Paths that had not exited by
+    the last time are *censored*: counted, and never averaged in as if they
+    had exited (``mean_exit_time`` is NaN while any is).
     """
 
     times: np.ndarray
@@ -66,6 +77,10 @@ class Ensemble:
     _m2: np.ndarray = field(repr=False)
     config: dict = field(default_factory=dict)
     versions: dict = field(default_factory=dict)
+    exited: np.ndarray | None = None
+    exit_count: int = 0
+    _exit_mean: float = field(default=0.0, repr=False)
+    _exit_m2: float = field(default=0.0, repr=False)
 
     def _column(self, name):
         if name not in self.observables:
@@ -93,6 +108,76 @@ class Ensemble:
         """Fraction of paths diverged by each time, shape (T,)."""
         return self.diverged / self.paths
 
+    # ---- first passage (simulate(..., exit=)) ---------------------------------
+    def _exits(self):
+        if self.exited is None:
+            raise ValueError("this ensemble was run without an exit test: pass simulate(..., exit=fn)")
+        return self.exited
+
+    @property
+    def survival(self) -> np.ndarray:
+        """Fraction of the paths not yet exited at each time, shape (T,):
+        S(t) = 1 - exited(t) / paths (diverged paths, if any, count as not exited)."""
+        return 1.0 - self._exits() / self.paths
+
+    @property
+    def survival_stderr(self) -> np.ndarray:
+        """Binomial standard error of :attr:`survival`, sqrt(S (1 - S) / paths)."""
+        s = self.survival
+        return np.sqrt(s * (1.0 - s) / self.paths)
+
+    @property
+    def censored(self) -> int:
+        """Paths that had neither exited nor diverged by the last time."""
+        self._exits()
+        return int(self.count[-1])
+
+    @property
+    def mean_exit_time(self) -> float:
+        """Mean exit time E tau over all paths; NaN while any path is censored or
+        diverged (their exit times are unknown: see :attr:`exit_rate`,
+        :attr:`conditional_mean_exit_time`)."""
+        self._exits()
+        if self.censored or self.diverged[-1] or self.exit_count == 0:
+            return float("nan")
+        return self._exit_mean
+
+    @property
+    def exit_time_stderr(self) -> float:
+        """Standard error of :attr:`mean_exit_time`, sqrt(var tau / paths); NaN where it is."""
+        if np.isnan(self.mean_exit_time) or self.exit_count < 2:
+            return float("nan")
+        return float(np.sqrt(self._exit_m2 / (self.exit_count - 1) / self.exit_count))
+
+    @property
+    def conditional_mean_exit_time(self) -> float:
+        """E[tau | tau <= T]: the mean over the paths that exited by the last
+        time T only (biased low as an estimate of E tau while paths are censored)."""
+        self._exits()
+        return self._exit_mean if self.exit_count else float("nan")
+
+    @property
+    def exit_rate(self) -> float:
+        """Exit rate under an exponential law with censoring (its maximum-likelihood
+        estimate): exits / total time at risk, sum of min(tau_i, T) over the exited
+        and censored paths.  For escape from a metastable well, 1 / E tau."""
+        self._exits()
+        at_risk = self.exit_count * self._exit_mean + self.censored * self.times[-1]
+        return self.exit_count / at_risk if at_risk > 0 else float("nan")
+
+    @property
+    def exit_rate_stderr(self) -> float:
+        """Standard error of :attr:`exit_rate`, rate / sqrt(exits) (Fisher information)."""
+        return self.exit_rate / np.sqrt(self.exit_count) if self.exit_count else float("nan")
+
+    def exit_histogram(self):
+        """``(edges, counts)``: exits in each interval (edges[i], edges[i + 1]] between
+        the record times, edges = (0, times...)."""
+        exited = self._exits()
+        edges = np.concatenate([[0.0], self.times]) if self.times[0] > 0 else np.asarray(self.times, float)
+        counts = np.diff(np.concatenate([[0], exited])) if self.times[0] > 0 else np.diff(exited)
+        return edges, counts
+
     def __getitem__(self, name):
         return self.mean(name)
 
@@ -108,6 +193,12 @@ class Ensemble:
         for name in self.observables:
             lines.append(
                 f"  {name:>14s}(t={self.times[last]:g}) = {self.mean(name)[last]:.6g} +- {self.stderr(name)[last]:.2g}"
+            )
+        if self.exited is not None:
+            lines.append(
+                f"  exits: {self.exit_count} of {self.paths} (survival at t={self.times[last]:g}: "
+                f"{self.survival[last]:.6g}), censored {self.censored}; mean exit time "
+                f"{self.mean_exit_time:.6g} +- {self.exit_time_stderr:.2g}, rate {self.exit_rate:.6g}"
             )
         if self.diverged[last]:
             lines.append(
@@ -148,6 +239,11 @@ class Ensemble:
                "count": self.count, "diverged": self.diverged}
         for name in self.observables:
             out[name] = {"mean": self.mean(name), "stderr": self.stderr(name)}
+        if self.exited is not None:
+            out["exit"] = {"exited": self.exited, "survival": self.survival, "survival_stderr": self.survival_stderr,
+                           "censored": self.censored, "mean_exit_time": self.mean_exit_time,
+                           "exit_time_stderr": self.exit_time_stderr, "exit_rate": self.exit_rate,
+                           "exit_rate_stderr": self.exit_rate_stderr}
         return json.dumps(_strict(out), indent=2, allow_nan=False)
 
     def save(self, path):
@@ -160,6 +256,9 @@ class Ensemble:
         }
         arrays = {"times": self.times, "count": self.count, "diverged": self.diverged, "mean": self._mean,
                   "m2": self._m2}
+        if self.exited is not None:
+            arrays["exited"] = self.exited
+            arrays["exit_stats"] = np.array([self.exit_count, self._exit_mean, self._exit_m2])
         save_npz(path, "Ensemble", meta, arrays)
 
     @classmethod
@@ -167,6 +266,10 @@ class Ensemble:
         """Load an ensemble written by :meth:`save`; another file raises ``ValueError`` naming it."""
         required = ("observables", "paths", "config", "versions", "times", "count", "diverged", "mean", "m2")
         meta, data = load_npz(path, "Ensemble", required, legacy_meta="meta")
+        exits = {}
+        if "exited" in data:
+            n, mean, m2 = data["exit_stats"]
+            exits = {"exited": data["exited"], "exit_count": int(n), "_exit_mean": float(mean), "_exit_m2": float(m2)}
         return cls(
             times=data["times"],
             observables=tuple(meta["observables"]),
@@ -177,4 +280,5 @@ class Ensemble:
             _m2=data["m2"],
             config=meta["config"],
             versions=meta["versions"],
+            **exits,
         )

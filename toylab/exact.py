@@ -46,7 +46,12 @@ __all__ = [
     "critical_lr",
     "quadratic_means",
     "sde_generator",
+    "mean_exit_time",
+    "splitting_probability",
 ]
+
+# first passage of the one-dimensional SDE (its own module: no moments involved)
+from ._passage import mean_exit_time, splitting_probability  # noqa: E402
 
 OBSERVABLES = ("sq_norm", "loss", "grad_sq_norm", "noise_trace")
 

@@ -354,3 +354,90 @@ def plot_noise(results, path=None):
         ax2.set_title(f"{name}: SGD's stationary loss leaves its SDE's", fontsize=9)
         ax2.legend(fontsize=6, ncol=2)
     return save(fig, path)
+
+
+def plot_escape(result, path=None, config=1, hyper=0):
+    """Escape rates against the log and the linear barrier; the step-size bias; survival.
+
+    Rates are divided by the prefactor 2 rho / pi (two ways to the saddle,
+    sqrt(h* |h_s|) = rho, and a rate of reaching it), so that barriers of
+    different curvature compare.
+    ``config`` and ``hyper`` pick the barrier and (lr, B) of the lower panels.
+    """
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(2, 2, figsize=(10.5, 8.0))
+    (ax_log, ax_lin), (ax_step, ax_surv) = axes
+    pre = result.prefactor
+    sgd = result.column("SGD")
+    for h, (lr, B) in enumerate(result.hyper):
+        col = f"C{h}"
+        for ax, x in ((ax_log, result.log_barrier), (ax_lin, result.linear_barrier)):
+            ax.semilogy(x, result.exact_rate[h] / pre, "s", color=col, ms=8, mfc="none", mew=1.5)
+            ax.errorbar(x, result.sde_rate[h] / pre, yerr=2 * result.sde_rate_stderr[h] / pre, fmt="x", color=col,
+                        ms=6, capsize=2)
+            ax.errorbar(x, result.rate[h, :, sgd] / pre, yerr=2 * result.rate_stderr[h, :, sgd] / pre, fmt="o",
+                        color=col, ms=4, capsize=2)
+        # the power law depends on the log barrier alone (and on c = 2 lr / B)
+        grid = np.linspace(0.9 * result.log_barrier.min(), 1.05 * result.log_barrier.max(), 50)
+        c = 2 * lr / B
+        ax_log.semilogy(grid, np.exp(-grid * (2 / c + 0.5)), "-", color=col, lw=1)  # = power_rate / prefactor
+        # Arrhenius at the temperature of the noise at the minimum: one value per barrier
+        ax_lin.semilogy(result.linear_barrier, result.kramers_rate[h] / pre, "v", color=col, ms=6, alpha=0.5)
+    # two legends: colours are (lr, B), markers are what was measured or predicted
+    from matplotlib.lines import Line2D
+
+    colours = [Line2D([], [], color=f"C{h}", lw=3, label=f"lr={lr:g}, B={int(B)} (c = 2 lr/B = {2 * lr / B:g})")
+               for h, (lr, B) in enumerate(result.hyper)]
+    marks = [Line2D([], [], color="k", marker="s", mfc="none", ls="", label="SDE, exact (quadrature)"),
+             Line2D([], [], color="k", marker="x", ls="", label="Euler-Maruyama, extrapolated"),
+             Line2D([], [], color="k", marker="o", ls="", ms=4, label="SGD")]
+    for ax, extra in ((ax_log, Line2D([], [], color="k", lw=1, label="power law (Mori et al.)")),
+                      (ax_lin, Line2D([], [], color="k", marker="v", ls="", alpha=0.5,
+                                      label="Kramers at the noise of the minimum"))):
+        first = ax.legend(handles=colours, fontsize=6.5, loc="upper right")
+        ax.add_artist(first)
+        ax.legend(handles=marks + [extra], fontsize=6.5, loc="lower left")
+    ax_log.set_xlabel("log barrier log(L_s / L*)")
+    ax_lin.set_xlabel("linear barrier L_s - L*")
+    for ax in (ax_log, ax_lin):
+        ax.set_ylabel("escape rate / (2 rho/pi)  (+-2 s.e.)")
+    ax_log.set_title("against the log barrier: rates line up on the power law", fontsize=9)
+    spread = result.spread(result.exact_rate[0] / pre, "linear")
+    ax_lin.set_title("against the linear barrier: exact SDE rates at one barrier\n"
+                     + (f"x{spread:.2g} apart; " if np.isfinite(spread) else "") + "Kramers below", fontsize=9)
+
+    lr, B = result.hyper[hyper]
+    exact = result.exact_rate[hyper, config]
+    rate, se = result.rate[hyper, config], result.rate_stderr[hyper, config]
+    n_walk = 1 + len(result.ls)
+    ls = np.concatenate([[1.0], result.ls])
+    x_walk = np.sqrt(lr / ls)
+    x_em = np.sqrt(lr * result.em_fractions)
+    ax_step.errorbar(x_walk, rate[:n_walk], yerr=2 * se[:n_walk], fmt="o", capsize=3,
+                     label="SGD (l = 1) and SVAG l = " + ", ".join(f"{v:g}" for v in result.ls))
+    ax_step.errorbar(x_em, rate[n_walk:], yerr=2 * se[n_walk:], fmt="s", capsize=3,
+                     label="Euler-Maruyama, dt = lr x " + ", ".join(f"{v:g}" for v in result.em_fractions))
+    xs = np.linspace(0, x_walk.max(), 20)
+    slope_em = np.polyfit(x_em, rate[n_walk:], 1, w=1 / se[n_walk:])[0]
+    ax_step.plot(xs, result.sde_rate[hyper, config] + slope_em * xs, "C1--", lw=1,
+                 label="Euler-Maruyama, linear in sqrt(dt)")
+    slope_walk = np.polyfit(x_walk, rate[:n_walk], 1, w=1 / se[:n_walk])[0]
+    ax_step.plot(xs, result.svag_limit[hyper, config] + slope_walk * xs, "C0--", lw=1,
+                 label="SVAG, linear in 1/sqrt(l)")
+    ax_step.axhline(exact, color="k", lw=1, label=f"SDE, exact: {exact:.4g}")
+    ax_step.set_xlabel("sqrt(step time): sqrt(lr / l), sqrt(dt)")
+    ax_step.set_ylabel("escape rate (+-2 s.e.)")
+    ax_step.set_title(f"rho={result.rho[config]:g}, v={result.label_noise[config]:.3g}, lr={lr:g}, B={int(B)}: "
+                      "watched at its steps, a walk\nmisses crossings: bias O(sqrt(step))", fontsize=9)
+    ax_step.legend(fontsize=6)
+
+    t = result.survival_times[hyper, config]
+    for name in ("SGD", f"SVAG l={result.ls[-1]:g}", result.algorithms[-1]):
+        a = result.column(name)
+        ax_surv.semilogy(t, result.survival[hyper, config, a], "o-", ms=3, label=name)
+    ax_surv.semilogy(t, np.exp(-exact * t), "k--", lw=1, label="exp(-t / E tau), E tau of the SDE (exact)")
+    ax_surv.set_xlabel("SDE time t")
+    ax_surv.set_ylabel("survival: fraction not yet escaped")
+    ax_surv.set_title(f"{result.config.get('paths')} paths a run; censored at t = {t[-1]:g}", fontsize=9)
+    ax_surv.legend(fontsize=7)
+    return save(fig, path)

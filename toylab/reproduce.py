@@ -126,9 +126,9 @@ def _make_all(out_dir, quick, backend, executor):
     """Make every figure and its data in ``out_dir``; the paths written."""
     from .demos import SPHERE_X0, demo_quadratic, demo_regression, demo_sphere
     from .demos import demo_gaussian
-    from .experiments import equilibrium, lsr, momentum, noise, regimes, stationary, svag_paths, weak_error
-    from .plotting import (plot_equilibrium, plot_lsr, plot_momentum, plot_noise, plot_regimes, plot_stationary,
-                           plot_svag_paths, plot_weak_error_mc)
+    from .experiments import equilibrium, escape, lsr, momentum, noise, regimes, stationary, svag_paths, weak_error
+    from .plotting import (plot_equilibrium, plot_escape, plot_lsr, plot_momentum, plot_noise, plot_regimes,
+                           plot_stationary, plot_svag_paths, plot_weak_error_mc)
 
     written = _weak_error(out_dir, quick, backend)
     # user observables are not needed below, so every backend can run them
@@ -163,6 +163,10 @@ def _make_all(out_dir, quick, backend, executor):
     res = [noise(m, paths=2000 if quick else 100_000, seed=100 + 20 * i, backend=backend, executor=executor)
            for i, m in enumerate((demo_gaussian(), lin))]
     written += _save_group(res, ["noise_gaussian", "noise_linear"], plot_noise, out_dir, "noise")
+
+    # escape over a barrier: the log against the linear barrier, SGD and SVAG against the SDE's exact rate
+    res = escape(paths=256 if quick else 4096, seed=200, backend=backend, executor=executor)
+    written += _save(res, plot_escape, out_dir, "escape")
 
     batch_sizes = [1, 2, 4, 8, 16, 32, 64]
     res_time = regimes(lin, batch_sizes, time=5.0, x0=np.zeros(lin.dim), executor=executor)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,7 +16,8 @@ from numpy.typing import ArrayLike
 if TYPE_CHECKING:
     from .algorithms import Algorithm
     from .models import Model
-from ._kernels import DIVERGENCE_BOUND
+from ._kernels import DIVERGENCE_BOUND, STAT_BLOCK
+from ._stats import paths_in_blocks
 from ._time import record_steps
 from .algorithms import Algorithm
 from .ensemble import Ensemble, package_versions
@@ -50,10 +51,28 @@ class RunSpec:
     observables: tuple
     user_observables: tuple
     chunk_size: int | None
+    #: ``exited(x) -> bool`` (``simulate(..., exit=)``), or None
+    exit: Callable | None = None
+    #: the statistics blocks run, ``(first, end)``; None: all of them
+    blocks: tuple | None = None
 
     @property
     def n_steps(self):
         return int(self.record_steps[-1])
+
+    @property
+    def total_blocks(self):
+        return -(-self.paths // STAT_BLOCK)
+
+    @property
+    def block_range(self):
+        """``(first, end)``: the statistics blocks this spec runs (of STAT_BLOCK paths)."""
+        return self.blocks if self.blocks is not None else (0, self.total_blocks)
+
+    @property
+    def paths_in_range(self):
+        first, end = self.block_range
+        return paths_in_blocks(first, end - first, self.paths)
 
     @property
     def n_builtin(self):
@@ -123,6 +142,8 @@ def simulate(
     progress: bool = True,
     observables: dict[str, Callable] | None = None,
     chunk_size: int | None = None,
+    exit: Callable | None = None,
+    executor=None,
 ) -> Ensemble:
     """Simulate ``paths`` trajectories of ``algorithm`` on ``model`` from ``x0``.
 
@@ -158,6 +179,25 @@ def simulate(
         callables run on ``backend="numpy"``.
     chunk_size : int, optional
         Paths processed at once; results do not depend on it.
+    exit : callable, optional
+        A first-passage test ``exit(x) -> bool`` of one point x of shape (d,),
+        True once a path has left the region of interest (for example
+        ``x[0] < a or x[0] > b``).  It is checked after every step, before the
+        divergence test, and a path stops at the first step where it holds:
+        the ensemble then reports ``survival``, ``mean_exit_time``,
+        ``exit_time_stderr``, ``censored``, ``exit_rate`` and
+        ``exit_histogram()``, and the observables are means over the paths
+        that have not exited.  Exit times are step counts times
+        ``algorithm.step_time``: a walk monitored only at its steps misses
+        crossings between steps (docs/mathematics.md, "Exit times").  A
+        ``numba.njit`` function for the compiled backends (the CUDA backend
+        compiles it as a device function); any callable on ``"numpy"``.
+        ``exit(x0)`` must be False.
+    executor : toylab.experiments.Executor, optional
+        Split the paths into ranges of whole merge groups (65536 paths) and
+        run them on the executor's workers (local processes or a Dask
+        cluster); the merged result is bit-identical to one local run.  The
+        model, algorithm and functions must pickle (module-level functions).
 
     Returns
     -------
@@ -214,7 +254,10 @@ def simulate(
                     "plain Python callables run on backend='numpy'"
                 )
             user.append((name, fn))
+    if exit is not None:
+        _check_exit(exit, x0, backend)
     spec = RunSpec(
+        exit=exit,
         model=model,
         algorithm=algorithm,
         x0=x0,
@@ -226,7 +269,8 @@ def simulate(
         user_observables=tuple(user),
         chunk_size=chunk_size,
     )
-    acc, diverged = BACKENDS[backend](spec, progress)
+    acc = _run(spec, backend, progress, executor)
+    diverged = paths - acc.count - acc.exited
     if diverged[-1]:
         warnings.warn(
             f"{diverged[-1]} of {paths} paths diverged (state non-finite or above {DIVERGENCE_BOUND:g}); "
@@ -242,6 +286,10 @@ def simulate(
         "paths": paths,
         "backend": backend,
     }
+    if exit is not None:
+        from ._kernels.cache import code_hash
+
+        config["exit"] = {"name": getattr(exit, "__name__", type(exit).__name__), "code_hash": code_hash(exit)}
     if user:
         # a user observable is told apart by its code, not only its name
         from ._kernels.cache import code_hash
@@ -257,4 +305,60 @@ def simulate(
         _m2=acc.m2,
         config=config,
         versions=package_versions(),
+        exited=acc.exited if exit is not None else None,
+        exit_count=int(acc.totals.exit_count[0]),
+        _exit_mean=float(acc.totals.exit_mean[0, 0]) * algorithm.step_time,
+        _exit_m2=float(acc.totals.exit_m2[0, 0]) * algorithm.step_time**2,
     )
+
+
+def _check_exit(exit, x0, backend):
+    """``exit`` callable, compilable where it must be, and False at x0."""
+    if not callable(exit):
+        raise TypeError(f"exit must be a function exit(x) -> bool, got {type(exit).__name__}")
+    if backend in COMPILED_BACKENDS and not hasattr(exit, "py_func"):
+        raise TypeError(
+            f"exit must be a numba.njit function of x for backend={backend!r} "
+            "(plain Python callables run on backend='numpy')"
+        )
+    try:
+        at_start = exit(x0.copy())
+    except Exception as exc:
+        raise TypeError(
+            f"exit(x) must take one point x of shape {x0.shape} and return a bool; at x0 it raised "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    if not isinstance(at_start, (bool, np.bool_)):
+        raise TypeError(f"exit(x) must return a bool, got {type(at_start).__name__} at x0")
+    if at_start:
+        raise ValueError("x0 is outside the region: exit(x0) is True, so every path would exit at t = 0")
+
+
+def _run(spec, backend, progress, executor):
+    """The Accumulator of ``spec``: here, or split over ``executor``'s workers."""
+    from ._stats import MERGE_GROUP, Accumulator
+
+    if executor is None:
+        return BACKENDS[backend](spec, progress)
+    from .experiments import Executor
+
+    if not isinstance(executor, Executor):
+        raise TypeError(f"executor must be a toylab.experiments.Executor, got {type(executor).__name__}")
+    n_groups = -(-spec.total_blocks // MERGE_GROUP)
+    # contiguous ranges of whole groups: the merge of their groups in order is that of one run
+    n_parts = min(n_groups, 4 * (executor.workers or 8))
+    cuts = np.linspace(0, n_groups, n_parts + 1).round().astype(int)
+    parts = [
+        (backend, replace(spec, blocks=(a * MERGE_GROUP, min(b * MERGE_GROUP, spec.total_blocks))))
+        for a, b in zip(cuts[:-1], cuts[1:])
+        if b > a
+    ]
+    label = f"simulate {type(spec.algorithm).__name__} [{backend}, {executor.describe()}]"
+    groups = [g for part in executor.map(_run_part, parts, label=label, progress=progress) for g in part]
+    return Accumulator.from_groups(groups, len(spec.record_steps), len(spec.observables))
+
+
+def _run_part(part):
+    """One worker's range of blocks: its finished merge groups (module level: it is pickled)."""
+    backend, spec = part
+    return BACKENDS[backend](spec, False).groups

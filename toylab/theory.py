@@ -44,6 +44,8 @@ __all__ = [
     "gaussian_noise_gain",
     "gaussian_critical_lr",
     "gaussian_stationary",
+    "kramers_rate",
+    "power_law_rate",
 ]
 
 
@@ -449,3 +451,99 @@ def gaussian_stationary(lr: float, h: ArrayLike, sigma: float, batch_size: int, 
     a = gaussian_noise_gain(lr, h, momentum, sde)
     level = sigma**2 / (1.0 - F)
     return 0.5 * level, float(level * np.sum(a / (h * (batch_size - a))))
+
+
+# ---------------------------------------------------------------------------
+# escape from a minimum: Arrhenius (additive noise) and the power law (loss-driven noise)
+
+
+def _escape_args(curvature_min, curvature_saddle, saddles):
+    k_min = V.real("curvature_min", curvature_min, positive=True)
+    k_saddle = V.real("curvature_saddle", curvature_saddle)
+    if k_saddle >= 0:
+        raise ValueError(f"curvature_saddle must be < 0 (the loss's curvature across the saddle), got {k_saddle}")
+    saddles = V.integer("saddles", saddles, minimum=1)
+    return k_min, k_saddle, saddles
+
+
+def kramers_rate(barrier: float, temperature: float, curvature_min: float, curvature_saddle: float,
+                 saddles: int = 1, *, at_saddle: bool = False) -> float:
+    r"""The Kramers (Arrhenius) escape rate of ``dX = -L'(X) dt + sqrt(2 T) dW`` over a barrier.
+
+    For additive noise of constant diffusion ``s^2 = 2 T`` (for SGD's SDE,
+    ``T = lr Sigma_B / 2``), in the limit ``barrier / T >> 1``:
+
+        kappa = saddles * sqrt(h* |h_s|) / (2 pi) * exp(-(L_s - L*) / T)
+
+    (Kramers 1940; Hanggi, Talkner & Borkovec 1990, eq. (4.7b)), with h* and
+    h_s the curvatures L'' at the minimum and across the saddle, one term per
+    saddle (or per way over one, as on a circle).  The exponent is the
+    *linear* barrier L_s - L*.
+
+    ``kappa`` is the rate of crossing to the far side.  A path that has just
+    reached the top of the saddle falls back half the time, so the mean time
+    to *reach* the saddle (an exit test at the saddle, as
+    ``toylab.exact.mean_exit_time`` with an end there) is 1 / (2 kappa):
+    ``at_saddle=True`` gives that rate, 2 kappa.
+
+    Parameters
+    ----------
+    barrier : float
+        L_s - L* > 0.
+    temperature : float
+        T > 0.
+    curvature_min, curvature_saddle : float
+        h* > 0 and h_s < 0.
+    saddles : int
+        Ways out over equal saddles (their rates add).
+    at_saddle : bool
+        The rate of first reaching the saddle, 2 kappa (above).
+    """
+    k_min, k_saddle, saddles = _escape_args(curvature_min, curvature_saddle, saddles)
+    barrier = V.real("barrier", barrier, positive=True)
+    temperature = V.real("temperature", temperature, positive=True)
+    reach = 2.0 if at_saddle else 1.0
+    return reach * saddles * np.sqrt(k_min * -k_saddle) / (2 * np.pi) * np.exp(-barrier / temperature)
+
+
+def power_law_rate(loss_min: float, loss_saddle: float, noise_scale: float, curvature_min: float,
+                   curvature_saddle: float, saddles: int = 1, *, at_saddle: bool = False) -> float:
+    r"""The power-law escape rate when the noise is proportional to the loss (Mori et al. 2022).
+
+    For ``dX = -L'(X) dt + sqrt(c L(X)) dW`` (SGD's SDE on a square loss with
+    ``Sigma_B ~ 2 L H / B``: ``c = 2 lr H / B``), the random time change
+    ``d tau = L(X_t) dt`` turns X into ``dY = -(log L)'(Y) d tau + sqrt(c) dW``:
+    additive noise of temperature c/2 in the potential log L.  Kramers' rate
+    in tau, times d tau / dt = L* in the well, gives
+
+        kappa = saddles * sqrt(h* |h_s|) / (2 pi) * (L* / L_s)^(2 / c + 1/2)
+
+    (docs/mathematics.md, "Escape: the power law"): the exponent is the *log*
+    barrier log(L_s / L*), and the rate falls as a power of L_s / L*.
+    Assumptions: the noise is exactly c L (at the minimum and the saddle it
+    is, for ``toylab.models.CircleBarrier``); ``2 log(L_s / L*) / c >> 1``; and
+    the path spends its time in the well, where L ~ L*.  ``at_saddle=True``
+    gives the rate of first reaching the saddle, twice this (as
+    :func:`kramers_rate`).
+
+    Parameters
+    ----------
+    loss_min, loss_saddle : float
+        0 < L* < L_s.
+    noise_scale : float
+        c > 0 with diffusion s^2 = c L.
+    curvature_min, curvature_saddle : float
+        h* > 0 and h_s < 0 (of L, not log L).
+    saddles : int
+        Ways out over equal saddles.
+    at_saddle : bool
+        The rate of first reaching the saddle, 2 kappa.
+    """
+    k_min, k_saddle, saddles = _escape_args(curvature_min, curvature_saddle, saddles)
+    l_min = V.real("loss_min", loss_min, positive=True)
+    l_saddle = V.real("loss_saddle", loss_saddle, positive=True)
+    if l_saddle <= l_min:
+        raise ValueError(f"loss_saddle must be > loss_min, got {l_saddle} <= {l_min}")
+    c = V.real("noise_scale", noise_scale, positive=True)
+    reach = 2.0 if at_saddle else 1.0
+    return reach * saddles * np.sqrt(k_min * -k_saddle) / (2 * np.pi) * (l_min / l_saddle) ** (2.0 / c + 0.5)

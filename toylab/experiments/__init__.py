@@ -10,6 +10,7 @@
 ``regimes``             best learning rate against batch size (Smith et al.)
 ``momentum``            heavy ball's stationary fluctuations against its SDE's
 ``noise``               critical learning rate of minibatch noise; stationary loss
+``escape``              escape rates over a barrier: log against linear barrier
 ======================  =========================================================
 
 Sweeps take an ``executor`` (:class:`Executor`): serial, a local process
@@ -18,6 +19,7 @@ pool, or a Dask cluster.
 
 from ._executor import Executor, run_sweep
 from .equilibrium import EquilibriumResult, equilibrium
+from .escape import EscapeResult, escape
 from .lsr import LsrResult, lsr
 from .momentum import MomentumResult, momentum
 from .noise import NoiseResult, noise
@@ -49,4 +51,6 @@ __all__ = [
     "momentum",
     "NoiseResult",
     "noise",
+    "EscapeResult",
+    "escape",
 ]

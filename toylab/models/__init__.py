@@ -7,6 +7,7 @@ door.
 """
 
 from ._base import Model
+from .barrier import CircleBarrier
 from .data_set import DataSetModel
 from .finite import LinearRegression, SphereRegression
 from .finite_sum import FiniteSum
@@ -20,4 +21,5 @@ __all__ = [
     "SphereRegression",
     "GaussianLinearRegression",
     "NoisyQuadratic",
+    "CircleBarrier",
 ]
