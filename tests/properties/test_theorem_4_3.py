@@ -8,7 +8,7 @@ for the quadratic test functions, so the check has no Monte Carlo error:
 * at the final time the error is c/l + O(l^-2): l x error converges, the
   steps between successive doublings shrinking (by at least 0.6 each);
 * over the horizon (the max over record times) error(l)/error(2l) -> 2
-  (within 0.1 at l = 512).
+  (within 0.1 at l = 512, or closing on 2 at the O(1/l) rate).
 """
 
 import numpy as np
@@ -52,5 +52,9 @@ def test_l_times_weak_error_converges(setup):
     steps_ = np.abs(np.diff(scaled))
     assert steps_[-1] <= 0.6 * steps_[-2] + rounding, scaled
     assert np.all(np.isfinite(result.ls * result.max_error))
-    ratio = result.max_error[-2] / result.max_error[-1]
-    assert abs(ratio - 2.0) <= 0.1, ratio
+    # error(l)/error(2l) = 2 (1 + c2/(2 c1 l)) + O(l^-2): its distance to 2 halves per
+    # doubling.  Within 0.1 at l = 512, or, where c2/c1 is large (a flat direction of H
+    # makes c1 small), still closing at that rate
+    ratios = result.max_error[:-1] / result.max_error[1:]
+    gaps = np.abs(ratios - 2.0)
+    assert gaps[-1] <= 0.1 or gaps[-1] <= 0.6 * gaps[-2], ratios

@@ -7,7 +7,7 @@ door.
 """
 
 from ._base import Model
-from .barrier import CircleBarrier
+from .barrier import CircleBarrier, circle_barrier_exit
 from .data_set import DataSetModel
 from .finite import LinearRegression, SphereRegression
 from .finite_sum import FiniteSum
@@ -22,4 +22,5 @@ __all__ = [
     "GaussianLinearRegression",
     "NoisyQuadratic",
     "CircleBarrier",
+    "circle_barrier_exit",
 ]
