@@ -33,9 +33,12 @@ def test_brownian_motion(x0):
     assert abs(exact.splitting_probability(model, SDE(lr, B), x0, a, b) - (x0 - a) / (b - a)) < 1e-10
 
 
+@pytest.mark.parametrize("sign", [1.0, -1.0])
 @pytest.mark.parametrize("x0", [-0.5, 0.2, 1.5])
-def test_constant_drift(x0):
-    slopes = [0.5, -0.1, 0.2, 0.8]
+def test_constant_drift(x0, sign):
+    """Drift toward either end, strong: 2 |mu| (b - a) / sigma^2 = 93, where the plain
+    double-integral formula loses every digit to cancellation."""
+    slopes = sign * np.array([0.5, -0.1, 0.2, 0.8])
     model = tilted(slopes)
     lr, B = 0.2, 1
     mu = -np.mean(slopes)
@@ -45,6 +48,17 @@ def test_constant_drift(x0):
     expected = (p_b * (b - a) - (x0 - a)) / mu
     assert abs(exact.mean_exit_time(model, SDE(lr, B), x0, a, b) - expected) <= 1e-8 * expected
     assert abs(exact.splitting_probability(model, SDE(lr, B), x0, a, b) - p_b) < 1e-10
+
+
+@pytest.mark.parametrize("x0", [-0.4, 0.1, 0.45])
+def test_multiplicative_noise_closed_form(x0):
+    """GaussianLinearRegression(h = 1, x* = 0, sigma = 1) at lr = B = 1: drift -x and diffusion
+    (x^2 + 1) + x^2 = 2 x^2 + 1, for which T = (x - a)(b - x) solves
+    -x T' + (2 x^2 + 1) T''/2 = -1 when a = -b (substitute: -x(a + b - 2x) - (2x^2 + 1) = -1)."""
+    model = GaussianLinearRegression([1.0], [0.0], 1.0)
+    a, b = -0.5, 0.5
+    got = exact.mean_exit_time(model, SDE(1.0, 1), x0, a, b)
+    assert abs(got - (x0 - a) * (b - x0)) <= 1e-8 * got
 
 
 def bvp_exit_time(drift, diffusion, a, b, x0, n):
