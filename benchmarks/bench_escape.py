@@ -5,7 +5,8 @@
 
 ``CircleBarrier(0.3, 1.5)`` (1-D) from its minimum, exit at the saddle
 (``circle_barrier_exit``, |x| >= pi), lr = 0.25, B = 2, to t = 1500 (about
-5 E tau: 0.6 % of the paths are censored): SGD, SVAG(l = 8) and Euler-Maruyama
+5 times the SDE's E tau = 290.5; SGD, slower to escape, leaves some 4 % of its
+paths censored, the others 1 %): SGD, SVAG(l = 8) and Euler-Maruyama
 at dt = lr/8, the runs of ``toylab escape``.  Path-steps are those the paths
 took: sum of min(tau_i, T) / step time, from the ensemble's exit statistics.
 Then the exit test's cost: the same model and algorithms for a fixed 2000
