@@ -187,11 +187,25 @@ def run(spec, progress):
 
 
 def exit_blocks(exit_step, steps):
-    """Per-block exit statistics of a chunk from each path's exit step (0: none)."""
-    exited = exit_step > 0
+    """Per-block exit statistics of a chunk from each path's exit step (0: none).
+
+    The exit steps' mean and centred sum of squares are Welford's update over
+    each block's paths in path order, the kernels' very operations, so they are
+    bit for bit the compiled backends' (a block holds at most 64 exits).
+    """
     nb = -(-len(exit_step) // STAT_BLOCK)
     pad = nb * STAT_BLOCK - len(exit_step)
     padded = np.concatenate([exit_step, np.zeros(pad, dtype=np.int64)]).reshape(nb, STAT_BLOCK)
     by_record = ((padded[:, :, None] > 0) & (padded[:, :, None] <= steps[None, None, :])).sum(axis=1)
-    n, mean, m2 = block_stats(exit_step[:, None].astype(float), exited)
-    return by_record.astype(np.int64), n[:, None].astype(np.int64), mean[:, None, :], m2[:, None, :]
+    count = np.zeros((nb, 1), dtype=np.int64)
+    mean = np.zeros((nb, 1, 1))
+    m2 = np.zeros((nb, 1, 1))
+    for b in np.flatnonzero(padded.max(axis=1) > 0):
+        n, mu, sq = 0, 0.0, 0.0
+        for k in padded[b][padded[b] > 0].tolist():
+            n += 1
+            delta = k - mu
+            mu += delta / n
+            sq += delta * (k - mu)
+        count[b, 0], mean[b, 0, 0], m2[b, 0, 0] = n, mu, sq
+    return by_record.astype(np.int64), count, mean, m2
