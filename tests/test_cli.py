@@ -54,6 +54,12 @@ def test_reproduce_quick_writes_figure_and_data(tmp_path, capsys):
         res = NoiseResult.load(tmp_path / f"{name}.npz")
         assert np.all(np.abs(res.mc_z) < 4) and np.all(res.critical_sgd < res.critical_sde)
     assert "momentum: tr Cov" in out and "noise [" in out
+    # escape over a barrier, with the SDE's exact rate
+    from toylab.experiments import EscapeResult
+
+    assert (tmp_path / "escape.png").stat().st_size > 10_000
+    esc = EscapeResult.load(tmp_path / "escape.npz")
+    assert esc.config["paths"] == 256 and esc.rate.shape == (3, 6, 7) and "escape [CircleBarrier" in out
     # what the run produced, listed with hashes; nothing staged is left behind
     import hashlib
     import json

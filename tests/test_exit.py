@@ -202,6 +202,12 @@ def _uncompilable(x):
     return undefined_name(x)  # noqa: F821
 
 
+@numba.njit
+def _allocating(x):
+    y = np.abs(x)
+    return y[0] > 0.95
+
+
 @pytest.mark.parametrize(
     "exit_test,backend,error,match",
     [
@@ -209,6 +215,7 @@ def _uncompilable(x):
         (_python_exit, "cpu", TypeError, "exit must be a numba.njit function"),
         (_not_a_bool, "numpy", TypeError, "must return a bool"),
         (_uncompilable, "cpu", TypeError, "exit\\(x\\) must take one point"),
+        (_allocating, "cpu", TypeError, "exit does not compile for the kernels"),
     ],
 )
 def test_bad_exit_tests_are_refused_naming_exit(exit_test, backend, error, match):

@@ -330,8 +330,36 @@ def _check_exit(exit, x0, backend):
         ) from None
     if not isinstance(at_start, (bool, np.bool_)):
         raise TypeError(f"exit(x) must return a bool, got {type(at_start).__name__} at x0")
+    if backend == "cpu":
+        _check_exit_compiles(exit, x0)
     if at_start:
         raise ValueError("x0 is outside the region: exit(x0) is True, so every path would exit at t = 0")
+
+
+#: Code hashes of exit tests known to compile as the kernels compile them.
+_COMPILABLE_EXITS = set()
+
+
+def _check_exit_compiles(exit, x0):
+    """Compile ``exit`` alone as the CPU kernels do (without Numba's runtime: no arrays
+    allocated), so that a test the kernel cannot take is named, not a kernel's traceback."""
+    import numba
+
+    from ._kernels import python_copy
+    from ._kernels.cache import code_hash
+
+    key = code_hash(exit)
+    if key in _COMPILABLE_EXITS:
+        return
+    try:
+        numba.njit(_nrt=False, error_model="numpy")(python_copy(exit))(x0.copy())
+    except Exception as exc:
+        first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise TypeError(
+            "exit does not compile for the kernels, which run without Numba's runtime (no arrays "
+            f"allocated, no lists or strings: loops and arithmetic on x): {first.strip()}"
+        ) from None
+    _COMPILABLE_EXITS.add(key)
 
 
 def _run(spec, backend, progress, executor):
