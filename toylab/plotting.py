@@ -369,14 +369,20 @@ def plot_escape(result, path=None, config=1, hyper=0):
     (ax_log, ax_lin), (ax_step, ax_surv) = axes
     pre = result.prefactor
     sgd = result.column("SGD")
+    svag = [result.column(f"SVAG l={l:g}") for l in result.ls]
     for h, (lr, B) in enumerate(result.hyper):
         col = f"C{h}"
         for ax, x in ((ax_log, result.log_barrier), (ax_lin, result.linear_barrier)):
+            # the walks a little to the side of the SDE's rate, l increasing rightward
+            step = 0.012 * (x.max() - x.min() + 0.1)
             ax.semilogy(x, result.exact_rate[h] / pre, "s", color=col, ms=8, mfc="none", mew=1.5)
             ax.errorbar(x, result.sde_rate[h] / pre, yerr=2 * result.sde_rate_stderr[h] / pre, fmt="x", color=col,
                         ms=6, capsize=2)
-            ax.errorbar(x, result.rate[h, :, sgd] / pre, yerr=2 * result.rate_stderr[h, :, sgd] / pre, fmt="o",
-                        color=col, ms=4, capsize=2)
+            ax.errorbar(x - step, result.rate[h, :, sgd] / pre, yerr=2 * result.rate_stderr[h, :, sgd] / pre,
+                        fmt="o", color=col, ms=4, capsize=2)
+            for j, a in enumerate(svag):
+                ax.errorbar(x + (j + 1) * step, result.rate[h, :, a] / pre, yerr=2 * result.rate_stderr[h, :, a] / pre,
+                            fmt="^", color=col, ms=3 + j, capsize=1, alpha=0.6)
         # the power law depends on the log barrier alone (and on c = 2 lr / B)
         grid = np.linspace(0.9 * result.log_barrier.min(), 1.05 * result.log_barrier.max(), 50)
         c = 2 * lr / B
@@ -390,7 +396,9 @@ def plot_escape(result, path=None, config=1, hyper=0):
                for h, (lr, B) in enumerate(result.hyper)]
     marks = [Line2D([], [], color="k", marker="s", mfc="none", ls="", label="SDE, exact (quadrature)"),
              Line2D([], [], color="k", marker="x", ls="", label="Euler-Maruyama, extrapolated"),
-             Line2D([], [], color="k", marker="o", ls="", ms=4, label="SGD")]
+             Line2D([], [], color="k", marker="o", ls="", ms=4, label="SGD (left of it)"),
+             Line2D([], [], color="k", marker="^", ls="", ms=4, alpha=0.6,
+                    label="SVAG l = " + ", ".join(f"{l:g}" for l in result.ls) + " (right, growing)")]
     for ax, extra in ((ax_log, Line2D([], [], color="k", lw=1, label="power law (Mori et al.)")),
                       (ax_lin, Line2D([], [], color="k", marker="v", ls="", alpha=0.5,
                                       label="Kramers at the noise of the minimum"))):
