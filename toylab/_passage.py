@@ -86,7 +86,7 @@ def _coefficients(model, sde, x0, lower, upper):
     return x, a, b, drift, diffusion
 
 
-def _solve(model, sde, x0, lower, upper):
+def solve(model, sde, x0, lower, upper):
     """``(T(x0), u(x0))``: the mean exit time and the probability of leaving at ``upper``."""
     from scipy.integrate import solve_ivp
 
@@ -148,7 +148,7 @@ def mean_exit_time(model, sde, x0: float, lower: float, upper: float) -> float:
     TypeError
         For an ``sde`` that is not :class:`toylab.SDE`.
     """
-    return float(_solve(model, sde, x0, lower, upper)[0])
+    return float(solve(model, sde, x0, lower, upper)[0])
 
 
 def splitting_probability(model, sde, x0: float, lower: float, upper: float) -> float:
@@ -160,4 +160,4 @@ def splitting_probability(model, sde, x0: float, lower: float, upper: float) -> 
     ``lower``: the check that exits counted at one end are escapes over the
     barrier there.  Arguments and errors as :func:`mean_exit_time`.
     """
-    return float(_solve(model, sde, x0, lower, upper)[1])
+    return float(solve(model, sde, x0, lower, upper)[1])

@@ -174,9 +174,10 @@ class Ensemble:
         """``(edges, counts)``: exits in each interval (edges[i], edges[i + 1]] between
         the record times, edges = (0, times...)."""
         exited = self._exits()
-        edges = np.concatenate([[0.0], self.times]) if self.times[0] > 0 else np.asarray(self.times, float)
-        counts = np.diff(np.concatenate([[0], exited])) if self.times[0] > 0 else np.diff(exited)
-        return edges, counts
+        if self.times[0] > 0:
+            # a first bin from t = 0, when no path has exited
+            return np.concatenate([[0.0], self.times]), np.diff(exited, prepend=0)
+        return np.asarray(self.times, dtype=float), np.diff(exited)
 
     def __getitem__(self, name):
         return self.mean(name)

@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import _passage
 from .. import _validate as V
-from .. import exact, theory
+from .. import theory
 from ..algorithms import SDE, SGD, SVAG, EulerMaruyama
 from ..ensemble import package_versions
 from ..models.barrier import CircleBarrier, circle_barrier_exit
@@ -81,10 +82,9 @@ def _simulate_escape(run):
     from ..simulate import simulate
 
     ens = simulate(run.model, run.algorithm, np.zeros(run.model.dim), run.times, paths=run.paths, seed=run.seed,
-                   backend=run.backend, progress=False, exit=circle_barrier_exit, observables=None)
+                   backend=run.backend, progress=False, exit=circle_barrier_exit)
     # only the exit statistics travel back
-    return (ens.exit_rate, ens.exit_rate_stderr, ens.exit_count, ens.censored, int(ens.diverged[-1]),
-            ens.survival, ens.times)
+    return ens.exit_rate, ens.exit_rate_stderr, ens.exit_count, ens.censored, int(ens.diverged[-1]), ens.survival
 
 
 def _times(factor):
@@ -278,10 +278,9 @@ def escape(
     runs, survival_times = [], np.empty((H, C, records))
     for h, (lr, B) in enumerate(hyper):
         for c, model in enumerate(models):
-            sde = SDE(lr, B)
-            mean_time = exact.mean_exit_time(model, sde, 0.0, -np.pi, np.pi)
+            # toylab.exact.mean_exit_time and splitting_probability, from one integration
+            mean_time, splitting[h, c] = _passage.solve(model, SDE(lr, B), 0.0, -np.pi, np.pi)
             exact_rate[h, c] = 1.0 / mean_time
-            splitting[h, c] = exact.splitting_probability(model, sde, 0.0, -np.pi, np.pi)
             k_min, k_saddle = model.curvatures
             power[h, c] = theory.power_law_rate(model.loss_min, model.loss_saddle, 2 * lr / B, k_min, k_saddle, 2,
                                                 at_saddle=True)
