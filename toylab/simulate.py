@@ -286,14 +286,12 @@ def simulate(
         "paths": paths,
         "backend": backend,
     }
-    if exit is not None:
-        from ._kernels.cache import code_hash
+    # an exit test or user observable is told apart by its code, not only its name
+    from ._kernels.cache import code_hash
 
+    if exit is not None:
         config["exit"] = {"name": getattr(exit, "__name__", type(exit).__name__), "code_hash": code_hash(exit)}
     if user:
-        # a user observable is told apart by its code, not only its name
-        from ._kernels.cache import code_hash
-
         config["observables"] = {name: code_hash(fn) for name, fn in user}
     return Ensemble(
         times=times,
@@ -368,10 +366,9 @@ def _run(spec, backend, progress, executor):
 
     if executor is None:
         return BACKENDS[backend](spec, progress)
-    from .experiments import Executor
+    from .experiments._executor import as_executor
 
-    if not isinstance(executor, Executor):
-        raise TypeError(f"executor must be a toylab.experiments.Executor, got {type(executor).__name__}")
+    executor = as_executor(executor)
     n_groups = -(-spec.total_blocks // MERGE_GROUP)
     # contiguous ranges of whole groups: the merge of their groups in order is that of one run
     n_parts = min(n_groups, 4 * (executor.workers or 8))

@@ -82,10 +82,15 @@ class Executor:
             return out
 
 
-def run_sweep(fn, configs, executor=None, label: str = "sweep", progress: bool = True) -> list:
-    """Run ``fn`` over ``configs`` with ``executor`` (serial when None)."""
+def as_executor(executor):
+    """``executor`` checked to be an :class:`Executor`; None is the serial one."""
     if executor is None:
-        executor = Executor()
+        return Executor()
     if not isinstance(executor, Executor):
         raise TypeError(f"executor must be a toylab.experiments.Executor, got {type(executor).__name__}")
-    return executor.map(fn, configs, label=label, progress=progress)
+    return executor
+
+
+def run_sweep(fn, configs, executor=None, label: str = "sweep", progress: bool = True) -> list:
+    """Run ``fn`` over ``configs`` with ``executor`` (serial when None)."""
+    return as_executor(executor).map(fn, configs, label=label, progress=progress)

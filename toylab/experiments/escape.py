@@ -45,6 +45,7 @@ from ..algorithms import SDE, SGD, SVAG, EulerMaruyama
 from ..ensemble import package_versions
 from ..models.barrier import CircleBarrier, circle_barrier_exit
 from ..results import Result
+from ._common import extrapolate_to_zero
 from ._executor import run_sweep
 
 __all__ = ["EscapeResult", "escape", "label_noise_for", "DEFAULT_BARRIERS"]
@@ -89,15 +90,6 @@ def _simulate_escape(run):
 
 def _times(factor):
     return "n/a (no two barriers share one)" if np.isnan(factor) else f"x{factor:.3g}"
-
-
-def _weighted_line(x, y, s):
-    """Weighted least squares y = a + b x (weights 1/s^2): (a, se(a), b)."""
-    w = 1.0 / np.asarray(s) ** 2
-    X = np.stack([np.ones_like(x), x], axis=1)
-    cov = np.linalg.inv(X.T @ (X * w[:, None]))
-    a, b = cov @ (X.T @ (w * y))
-    return float(a), float(np.sqrt(cov[0, 0])), float(b)
 
 
 @dataclass(frozen=True, eq=False)
@@ -305,10 +297,10 @@ def escape(
     inv_l = np.concatenate([[1.0], 1.0 / ls])
     for h, (lr, _) in enumerate(hyper):
         for c in range(C):
-            sde_rate[h, c], sde_se[h, c], _ = _weighted_line(np.sqrt(em_fractions * lr), rate[h, c, em],
-                                                             rate_se[h, c, em])
-            svag_inf[h, c], svag_se[h, c], _ = _weighted_line(np.sqrt(inv_l), rate[h, c, walks], rate_se[h, c, walks])
-            svag_lin[h, c], svag_lin_se[h, c], _ = _weighted_line(inv_l, rate[h, c, walks], rate_se[h, c, walks])
+            sde_rate[h, c], sde_se[h, c] = extrapolate_to_zero(np.sqrt(em_fractions * lr), rate[h, c, em],
+                                                               rate_se[h, c, em])
+            svag_inf[h, c], svag_se[h, c] = extrapolate_to_zero(np.sqrt(inv_l), rate[h, c, walks], rate_se[h, c, walks])
+            svag_lin[h, c], svag_lin_se[h, c] = extrapolate_to_zero(inv_l, rate[h, c, walks], rate_se[h, c, walks])
     return EscapeResult(
         hyper=np.array(hyper, dtype=float),
         rho=np.array([m.rho for m in models]),
